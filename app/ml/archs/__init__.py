@@ -1,0 +1,1 @@
+"""Patina ml/archs package."""

@@ -1,0 +1,1 @@
+"""Patina ui package."""
