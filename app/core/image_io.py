@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import struct
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -39,6 +38,7 @@ import numpy as np
 import tifffile
 from PIL import Image, TiffImagePlugin, UnidentifiedImageError
 
+from app.core.atomic import atomic_write
 from app.core.errors import ImageIOError, InvalidInputError, PatinaError
 
 MAX_PIXELS: int = 200_000_000
@@ -165,7 +165,7 @@ def save(
         raise InvalidInputError(f"quality must be between 1 and 100, got {quality}")
     _check_destination(dest, overwrite, protect)
     job = _make_job(fmt, rgb, meta, depth, quality)
-    _atomic_write(dest, lambda fh: _WRITERS[_writer_key(job)](fh, job), overwrite)
+    atomic_write(dest, lambda fh: _WRITERS[_writer_key(job)](fh, job), overwrite)
     return dest
 
 
@@ -200,7 +200,7 @@ def save_mask(path: str | Path, mask: np.ndarray, *, overwrite: bool = True) -> 
         raise InvalidInputError(f"expected a mask of shape (H, W), got {array.shape}")
     _check_destination(dest, overwrite, ())
     grey = Image.fromarray(to_uint(array, 8))
-    _atomic_write(dest, lambda fh: grey.save(fh, format="PNG"), overwrite)
+    atomic_write(dest, lambda fh: grey.save(fh, format="PNG"), overwrite)
     return dest
 
 
@@ -694,73 +694,3 @@ _WRITERS: dict[str, Callable[[IO[bytes], _Job], None]] = {
     "PNG16": _write_png16,
     "TIFF": _write_tiff,
 }
-
-
-# ----------------------------------------------------------------------- atomic writes
-
-
-def _atomic_write(dest: Path, write: Callable[[IO[bytes]], None], overwrite: bool) -> None:
-    """Run ``write`` on a temp file beside ``dest``, fsync it, then move it into place.
-
-    On any failure the temp file is removed, ``dest`` is untouched and an
-    :class:`ImageIOError` naming ``dest`` is raised.
-    """
-    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        fh = open(tmp, "x+b")  # noqa: SIM115 - closed below; mode 0o666 & ~umask
-    except OSError as err:
-        raise _write_error(dest, err) from err
-    try:
-        with fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        _publish(tmp, dest, overwrite)
-    except BaseException as err:
-        tmp.unlink(missing_ok=True)
-        if isinstance(err, PatinaError) or not isinstance(err, Exception):
-            raise
-        raise _write_error(dest, err) from err
-    _fsync_dir(dest.parent)
-
-
-def _publish(tmp: Path, dest: Path, overwrite: bool) -> None:
-    """Move ``tmp`` to ``dest``; without ``overwrite``, never replace an existing file."""
-    if overwrite:
-        os.replace(tmp, dest)
-        return
-    try:
-        os.link(tmp, dest)  # atomic "create if absent"
-    except FileExistsError:
-        raise ImageIOError(f"{dest} already exists; use --overwrite to replace it") from None
-    except OSError:  # no hard links on this file system
-        if dest.exists():
-            raise ImageIOError(f"{dest} already exists; use --overwrite to replace it") from None
-        os.replace(tmp, dest)
-        return
-    try:
-        tmp.unlink()
-    except OSError:
-        _log.warning("could not remove temporary file %s", tmp)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename durable where the platform allows (POSIX); best effort."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_error(dest: Path, err: BaseException) -> ImageIOError:
-    if isinstance(err, MemoryError):
-        return ImageIOError(f"not enough memory to write {dest}")
-    if isinstance(err, OSError) and err.strerror:
-        return ImageIOError(f"cannot write {dest}: {err.strerror}")
-    return ImageIOError(f"cannot write {dest}: {_oneline(err)}")

@@ -12,7 +12,7 @@ import pytest
 import tifffile
 from PIL import Image, ImageCms, ImageOps
 
-from app.core import image_io
+from app.core import atomic, image_io
 from app.core.errors import ImageIOError, InvalidInputError
 from app.core.image_io import (
     ImageMeta,
@@ -411,7 +411,7 @@ def test_permission_denied_on_read_and_write(tmp_path, monkeypatch):
         load(path)
     monkeypatch.undo()
     pixels = load(path).pixels
-    monkeypatch.setattr(image_io, "open", refuse, raising=False)  # the temp-file open
+    monkeypatch.setattr(atomic, "open", refuse, raising=False)  # the temp-file open
     with pytest.raises(ImageIOError, match="cannot write .*out.png: Permission denied"):
         save(tmp_path / "out.png", pixels)
     assert listing(tmp_path) == ["in.png"]
