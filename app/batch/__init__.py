@@ -1,0 +1,1 @@
+"""Batch restoration of folders: a resumable, crash-safe pipeline (Qt-free)."""
