@@ -1,0 +1,228 @@
+"""Restore panel: task, method and its parameters; Preview, Render, Cancel; metrics.
+
+The panel knows nothing of workers: it emits ``preview_requested`` (debounced 250 ms after
+the last parameter change while "Live preview" is on, or when Preview is pressed) and
+``render_requested``/``cancel_requested``; the window runs the jobs and reports back with
+:meth:`set_busy`, :meth:`set_progress` and :meth:`set_metrics`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import qtawesome as qta
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.ml.services.base import TASKS, ServiceInfo
+from app.ui.panels.params import ParamForm
+
+PREVIEW_DEBOUNCE_MS = 250
+TASK_TITLES = {
+    "denoise": "Denoise",
+    "deblock": "Remove JPEG blocks",
+    "upscale": "Upscale",
+    "inpaint": "Inpaint (fill mask)",
+    "old-photo": "Old photo (full pipeline)",
+}
+
+
+def _registry() -> Any:
+    """``app.ml.registry``, imported when first needed (it lists services, loads no model).
+
+    Without a registry (a broken installation) the panel lists nothing instead of
+    stopping the window from opening.
+    """
+    try:
+        from app.ml import registry
+    except ImportError:
+        return _NoRegistry()
+    return registry
+
+
+class _NoRegistry:
+    def list_services(self, task: str | None = None) -> list[ServiceInfo]:
+        return []
+
+    def default_method(self, task: str) -> str | None:
+        return None
+
+
+class RestorePanel(QWidget):
+    """Chooses a service and its parameters; emits requests for the window to run."""
+
+    preview_requested = Signal()
+    render_requested = Signal()
+    cancel_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.task = QComboBox(self)
+        self.method = QComboBox(self)
+        self.description = QLabel(self)
+        self.description.setWordWrap(True)
+        self.description.setObjectName("hint")
+        self._params_layout = QFormLayout()
+        self._params_layout.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self.form = ParamForm(self._params_layout, self)
+        self.live = QCheckBox("Live preview of the visible area", self)
+        self.live.setChecked(True)
+        self.preview_button = QPushButton(qta.icon("mdi6.eye-outline", color="#e0e0e0"), "Preview")
+        self.render_button = QPushButton(qta.icon("mdi6.play", color="#ffffff"), "Render")
+        self.render_button.setObjectName("primary")
+        self.cancel_button = QPushButton(qta.icon("mdi6.stop", color="#e0e0e0"), "Cancel")
+        self.progress = QProgressBar(self)
+        self.status = QLabel(self)
+        self.status.setObjectName("hint")
+        self.metrics = QLabel(self)
+        self.metrics.setObjectName("metrics")
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(PREVIEW_DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.preview_requested)
+        self._services: list[ServiceInfo] = []
+        self._build()
+        self._wire()
+        self.set_enabled_for(None)
+        self._fill_tasks()
+        self.set_busy(False)
+
+    # -- layout --------------------------------------------------------------------
+    def _build(self) -> None:
+        top = QFormLayout()
+        top.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        top.addRow("Task", self.task)
+        top.addRow("Method", self.method)
+        params = QGroupBox("Parameters", self)
+        params.setLayout(self._params_layout)
+        buttons = QGridLayout()
+        buttons.addWidget(self.preview_button, 0, 0)
+        buttons.addWidget(self.render_button, 0, 1)
+        progress = QHBoxLayout()
+        progress.addWidget(self.progress, 1)
+        progress.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.addLayout(top)
+        layout.addWidget(self.description)
+        layout.addWidget(params)
+        layout.addWidget(self.live)
+        layout.addLayout(buttons)
+        layout.addLayout(progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.metrics)
+        layout.addStretch(1)
+
+    def _wire(self) -> None:
+        self.task.currentIndexChanged.connect(self._fill_methods)
+        self.method.currentIndexChanged.connect(self._on_method)
+        self.form.changed.connect(self.schedule_preview)
+        self.preview_button.clicked.connect(self.preview_requested)
+        self.render_button.clicked.connect(self.render_requested)
+        self.cancel_button.clicked.connect(self.cancel_requested)
+
+    def _fill_tasks(self) -> None:
+        self.task.blockSignals(True)
+        for task in TASKS:
+            if _registry().list_services(task):
+                self.task.addItem(TASK_TITLES.get(task, task), task)
+        self.task.blockSignals(False)
+        self._fill_methods()
+
+    def _fill_methods(self) -> None:
+        task = self.task.currentData()
+        self._services = list(_registry().list_services(task)) if task else []
+        self.method.blockSignals(True)
+        self.method.clear()
+        default = _registry().default_method(task) if task else None
+        for info in self._services:
+            badge = "  ·  learned" if info.learned else ""
+            self.method.addItem(f"{info.title}{badge}", info.method)
+            if info.method == default:
+                self.method.setCurrentIndex(self.method.count() - 1)
+        self.method.blockSignals(False)
+        self._on_method()
+
+    def _on_method(self) -> None:
+        info = self.service()
+        self.form.set_specs(info.params if info else ())
+        self.description.setText(info.description if info else "")
+        self.description.setVisible(bool(info and info.description))
+        self.schedule_preview()
+
+    # -- state ---------------------------------------------------------------------
+    def service(self) -> ServiceInfo | None:
+        """The chosen service's description."""
+        index = self.method.currentIndex()
+        return self._services[index] if 0 <= index < len(self._services) else None
+
+    def selection(self) -> tuple[str, str, dict[str, Any]] | None:
+        """(task, method, params) of the current choice, or None."""
+        info = self.service()
+        return None if info is None else (info.task, info.method, self.form.values())
+
+    def select(self, task: str, method: str | None = None, **params: Any) -> None:
+        """Choose ``task``/``method`` and set parameters (used by tests and recipes)."""
+        index = self.task.findData(task)
+        if index >= 0:
+            self.task.setCurrentIndex(index)
+        if method is not None:
+            index = self.method.findData(method)
+            if index >= 0:
+                self.method.setCurrentIndex(index)
+        self.form.set_values(params)
+
+    def schedule_preview(self) -> None:
+        """Ask for a preview in 250 ms (restarted by every further change) if live is on."""
+        if self.live.isChecked() and self.preview_button.isEnabled():
+            self._debounce.start()
+
+    def set_enabled_for(self, doc: Any) -> None:
+        """Enable the actions when a document is open."""
+        for button in (self.preview_button, self.render_button):
+            button.setEnabled(doc is not None)
+        self._debounce.stop()
+        self.set_status("")
+        if doc is None:
+            self.set_metrics(None)
+
+    def set_busy(self, busy: bool) -> None:
+        """A render is running: show progress, allow cancel."""
+        self.cancel_button.setEnabled(busy)
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        if not busy:
+            self.progress.setValue(0)
+
+    def set_progress(self, fraction: float, text: str = "") -> None:
+        self.progress.setValue(round(fraction * 100))
+        self.status.setText(text)
+
+    def set_status(self, text: str) -> None:
+        self.status.setText(text)
+
+    def set_metrics(self, metrics: dict[str, float] | None) -> None:
+        """Show PSNR/SSIM against the ground truth (hidden when unknown)."""
+        if not metrics:
+            self.metrics.setText("")
+            self.metrics.setVisible(False)
+            return
+        parts = []
+        if "psnr" in metrics:
+            parts.append(f"PSNR <b>{metrics['psnr']:.2f}</b> dB")
+        if "ssim" in metrics:
+            parts.append(f"SSIM <b>{metrics['ssim']:.4f}</b>")
+        self.metrics.setText("vs ground truth:  " + "   ".join(parts))
+        self.metrics.setVisible(True)
