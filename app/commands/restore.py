@@ -1,0 +1,187 @@
+"""`patina restore IN -o OUT --task T`: restore one image, keeping its metadata."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.commands import latent as latent_options
+from app.commands.common import (
+    Subparsers,
+    add_command,
+    add_device_option,
+    add_task_option,
+    check_image_output,
+    key_value,
+    positive_int,
+    progress_bar,
+    service_params,
+)
+from app.commands.meta import meta_for_output
+from app.core import image_io
+from app.core.errors import InvalidInputError
+from app.core.progress import drive
+from app.ml.services.base import Service
+
+NAME = "restore"
+MASK_TASKS = ("inpaint", "old-photo")
+
+
+def add_parser(subparsers: Subparsers, parents: Sequence[argparse.ArgumentParser]) -> None:
+    """Register ``patina restore``."""
+    p = add_command(
+        subparsers,
+        NAME,
+        parents,
+        help="restore one image (denoise, deblock, upscale, inpaint, old-photo)",
+        epilog="The input is never modified; OUT keeps the input's ICC profile, EXIF and "
+        "(where the format allows) 16-bit depth. Example: patina restore scan.tif -o "
+        "clean.tif --task denoise --sigma 15",
+    )
+    p.add_argument("input", metavar="IN", type=Path, help="image to restore")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        type=Path,
+        required=True,
+        help="where to write the result (format from the suffix)",
+    )
+    add_task_option(p, required=True)
+    p.add_argument(
+        "--method", help="which method of the task (default: the task's default; see 'patina info')"
+    )
+    p.add_argument(
+        "--mask",
+        metavar="MASK.png",
+        type=Path,
+        help="pixels to fill (white = fill), same size as IN; for inpaint/old-photo",
+    )
+    p.add_argument("--sigma", type=float, help="noise level on the 0..255 scale")
+    p.add_argument("--quality", type=int, help="JPEG quality the input was saved at (deblock)")
+    p.add_argument("--scale", type=positive_int, help="upscaling factor")
+    p.add_argument(
+        "--no-detect",
+        action="store_true",
+        help="old-photo: do not detect damage, use only --mask",
+    )
+    p.add_argument("--upscale", type=positive_int, help="old-photo: final upscaling factor")
+    p.add_argument(
+        "--param",
+        metavar="NAME=VALUE",
+        type=key_value,
+        action="append",
+        default=[],
+        help="any other parameter of the method (repeatable)",
+    )
+    p.add_argument(
+        "--tile",
+        metavar="N",
+        type=positive_int,
+        default=512,
+        help="tile size in pixels; smaller uses less memory (default 512)",
+    )
+    add_device_option(p)
+    p.add_argument(
+        "--bit-depth",
+        type=int,
+        choices=(8, 16),
+        default=None,
+        help="bits per channel of OUT (default: as the input, if OUT's format allows)",
+    )
+    p.add_argument(
+        "--jpeg-quality",
+        metavar="Q",
+        type=int,
+        default=95,
+        help="quality when OUT is a JPEG (default 95)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    latent_options.add_latent_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load, restore with a progress bar, save next to nothing else; returns 0."""
+    src, dst = Path(args.input), Path(args.output)
+    check_image_output(dst, overwrite=args.overwrite, protect=[src])
+    if args.mask is not None and args.task not in MASK_TASKS:
+        raise InvalidInputError(f"--mask is only used by --task {' and '.join(MASK_TASKS)}")
+    if not 1 <= args.jpeg_quality <= 100:
+        raise InvalidInputError(f"--jpeg-quality must be 1..100, got {args.jpeg_quality}")
+    loaded = image_io.load(src)
+    height, width = loaded.pixels.shape[:2]
+    mask = image_io.load_mask(args.mask, size=(height, width)) if args.mask else None
+    recipe = latent_options.load_recipe(args, (height, width))
+    method = args.method or (recipe.method if recipe is not None else None)
+    service = create(args.task, method, args.device)
+    given = latent_options.recipe_params(recipe, requested_params(args, service))
+    params = service_params(service, given, implied={"scale": service.output_scale()})
+    service, params, tile = latent_options.steer(args, service, params, recipe, (height, width))
+    start = time.perf_counter()
+    with progress_bar(service.info.key) as on_progress:
+        work = service.run(loaded.pixels, mask=mask, params=params, tile=tile)
+        result = drive(work, on_progress)
+    seconds = time.perf_counter() - start
+    meta = meta_for_output(loaded.meta, (height, width), result.shape[:2])
+    image_io.save(
+        dst,
+        result,
+        meta,
+        bit_depth=args.bit_depth,
+        quality=args.jpeg_quality,
+        overwrite=args.overwrite,
+        protect=(src,),
+    )
+    report(src, dst, service, result, seconds)
+    return 0
+
+
+def create(task: str, method: str | None, device: str) -> Service:
+    """The registry's service for ``task``/``method`` on ``device`` (imported lazily: torch)."""
+    if task == "old-photo" and method in (None, "pipeline"):
+        from app.ml.services.old_photo import OldPhotoService, default_pipeline
+
+        return OldPhotoService(default_pipeline(device))
+    from app.ml import registry
+
+    return registry.create_service(task, method, device=device)
+
+
+def requested_params(args: argparse.Namespace, service: Service) -> dict[str, Any]:
+    """``--sigma/--quality/--scale`` and every ``--param NAME=VALUE``, by parameter name.
+
+    ``--scale`` sets ``upscale`` for services that call their factor that (old-photo).
+    """
+    names = {p.name for p in service.info.params}
+    params: dict[str, Any] = {}
+    for name in ("sigma", "quality", "scale"):
+        value = getattr(args, name)
+        if name == "scale" and "scale" not in names and "upscale" in names:
+            name = "upscale"
+        if value is not None:
+            params[name] = value
+    if getattr(args, "no_detect", False):
+        params["detect"] = False
+    if getattr(args, "upscale", None):
+        params["upscale"] = args.upscale
+    for name, value in args.param:
+        if name in params:
+            raise InvalidInputError(f"parameter {name} is given twice")
+        params[name] = value
+    return params
+
+
+def report(src: Path, dst: Path, service: Service, result: np.ndarray, seconds: float) -> None:
+    """One line on stdout: what was written, by which method, how big, how long."""
+    h, w = result.shape[:2]
+    print(
+        f"{src} -> {dst}: {service.info.key} on {service.device}, {w}x{h}, {seconds:.2f} s",
+        file=sys.stdout,
+    )

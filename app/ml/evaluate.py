@@ -1,0 +1,389 @@
+"""Evaluation and benchmarking of restoration services (drives `patina eval` and `patina bench`).
+
+Evaluation protocol (the "8-bit protocol", used unless ``float_mode``): the clean image is
+quantised to 8 bits; the degradation of :mod:`app.core.degradations` is applied with
+``quantize=True`` (noise added to the 8-bit image, rounded, clipped; JPEG through OpenCV);
+image ``i`` of a folder is degraded with seed ``spec.seed + i`` so every method sees the
+same inputs; the restored result is quantised to 8 bits before scoring, as if saved to PNG.
+``float_mode`` keeps everything in unclipped, unrounded float, as most papers report.
+
+Per task:
+
+- upscale: the clean image is cropped to a multiple of the scale (``scale=N`` in the spec),
+  degraded (downscaled), restored, and scored against the cropped clean image; PSNR/SSIM on
+  RGB and on Y with a border of ``scale`` pixels removed (the super-resolution convention).
+- deblock: RGB and Y scores.
+- inpaint: the mask is either random square holes (``holes=(size, count)``) or the damage
+  mask of the spec (scratches, dust, tears); the mask goes to the service and PSNR is also
+  reported inside the mask.
+
+Speed is reported in milliseconds per megapixel of *output* (for upscalers the input is
+smaller by ``scale**2``). This module imports no torch itself; services come from
+:mod:`app.ml.registry`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.core import image_io
+from app.core.degradations import DegradationSpec, degrade, quantize8, random_holes
+from app.core.errors import InvalidInputError
+from app.core.metrics import masked_psnr, psnr, ssim
+from app.core.progress import Progress, drive
+from app.ml.services.base import Service
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
+# Known degradation parameters handed to a (non-blind) service that declares them.
+SPEC_TO_PARAM = {"sigma": "sigma", "jpeg": "quality", "scale": "scale"}
+HOLE_FILL = 1.0  # value written into hole pixels of the degraded image (white, like scratches)
+OnProgress = Callable[[Progress], None]
+
+
+def list_images(folder: Path, limit: int | None = None) -> list[Path]:
+    """Image files (png, jpg, bmp, tif) directly in ``folder``, sorted by name; first ``limit``.
+
+    Raises InvalidInputError when the folder is missing or holds no images.
+    """
+    if not folder.is_dir():
+        raise InvalidInputError(f"{folder} is not a folder")
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if limit is not None:
+        paths = paths[: max(limit, 0)]
+    if not paths:
+        raise InvalidInputError(f"no images (png, jpg, bmp, tif) found in {folder}")
+    return paths
+
+
+def parse_holes(text: str) -> tuple[int, int]:
+    """``"32x8"`` -> (size 32 px, count 8); InvalidInputError on anything else."""
+    parts = text.lower().split("x")
+    try:
+        size, count = (int(p) for p in parts)
+    except ValueError:
+        raise InvalidInputError(
+            f"--holes must look like SIZExCOUNT (e.g. 32x8), got {text!r}"
+        ) from None
+    if size < 1 or count < 1:
+        raise InvalidInputError(f"--holes needs a positive size and count, got {text!r}")
+    return size, count
+
+
+@dataclass(frozen=True)
+class EvalSetup:
+    """How every image is degraded and scored.
+
+    ``params`` override the service parameters taken from the spec; ``holes`` is
+    (size, count) of random square holes for inpainting.
+    """
+
+    task: str
+    spec: DegradationSpec
+    holes: tuple[int, int] | None = None
+    float_mode: bool = False
+    tile: int = 512
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Case:
+    """One prepared evaluation input: ``clean`` target, ``degraded`` input, optional mask."""
+
+    clean: np.ndarray
+    degraded: np.ndarray
+    mask: np.ndarray | None = None
+
+
+@dataclass
+class ImageScore:
+    """Scores of one image; ``ms`` is the restoration time, ``megapixels`` of the output."""
+
+    name: str
+    width: int
+    height: int
+    ms: float
+    megapixels: float
+    scores: dict[str, float]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready row: name, width, height, ms, megapixels and every score."""
+        row: dict[str, Any] = {"name": self.name, "width": self.width, "height": self.height}
+        row.update(ms=round(self.ms, 3), megapixels=round(self.megapixels, 6))
+        row.update({k: _json_float(v) for k, v in self.scores.items()})
+        return row
+
+
+def _json_float(value: float) -> float | str:
+    """Round to 4 decimals; JSON has no infinity, so an exact match becomes "inf"."""
+    return round(value, 4) if math.isfinite(value) else str(value)
+
+
+def mod_crop(image: np.ndarray, multiple: int) -> np.ndarray:
+    """Crop the bottom/right so height and width are multiples of ``multiple``."""
+    h, w = image.shape[:2]
+    return image[: h - h % multiple, : w - w % multiple]
+
+
+def prepare_case(clean: np.ndarray, setup: EvalSetup, seed: int) -> Case:
+    """Degrade ``clean`` (float32 (H, W, 3)) under the setup's protocol with ``seed``.
+
+    Inpainting: the mask is the spec's damage plus, with ``setup.holes``, random square
+    holes (seeded by ``seed``) whose pixels are set to white in the degraded image.
+    """
+    if not setup.float_mode:
+        clean = quantize8(clean)
+    if setup.task == "upscale":
+        clean = mod_crop(clean, int(setup.spec.scale))
+    spec = dataclasses.replace(setup.spec, seed=seed, quantize=not setup.float_mode)
+    result = degrade(clean, spec)
+    degraded = np.asarray(result.image, dtype=np.float32)
+    if setup.task != "inpaint":
+        return Case(clean=clean, degraded=degraded)
+    damage = np.asarray(result.mask, np.float32) > 0.5
+    if setup.holes is not None:
+        size, count = setup.holes
+        holes = random_holes(clean.shape[:2], size, count, np.random.default_rng(seed)) > 0.5
+        degraded = degraded.copy()
+        degraded[holes] = HOLE_FILL
+        damage |= holes
+    if not damage.any():
+        raise InvalidInputError(
+            "inpainting needs something to fill: give --holes SIZExCOUNT or damage such as "
+            "scratches=, dust= or tears= in --degrade"
+        )
+    return Case(clean=clean, degraded=degraded, mask=damage.astype(np.float32))
+
+
+def service_params(service: Service, setup: EvalSetup) -> dict[str, Any]:
+    """Known degradation parameters the service declares (non-blind use), then overrides."""
+    names = {p.name for p in service.info.params}
+    params: dict[str, Any] = {}
+    for spec_name, param in SPEC_TO_PARAM.items():
+        value = getattr(setup.spec, spec_name, None)
+        if param in names and value:
+            params[param] = value
+    unknown = sorted(set(setup.params) - names)
+    if unknown:
+        raise InvalidInputError(
+            f"method {service.info.method} has no parameter {unknown[0]}"
+            + (f" (it has: {', '.join(sorted(names))})" if names else "")
+        )
+    params.update(setup.params)
+    return params
+
+
+def check_scale(service: Service, params: Mapping[str, Any], setup: EvalSetup) -> None:
+    """InvalidInputError unless the service enlarges by exactly the spec's downscale factor."""
+    spec_scale = int(setup.spec.scale)
+    if setup.task != "upscale" and spec_scale != 1:
+        raise InvalidInputError("scale= in the degradation is only for --task upscale")
+    actual = output_scale(service, params)
+    if actual != spec_scale:
+        raise InvalidInputError(
+            f"method {service.info.method} enlarges by {actual} but the degradation "
+            f"downscales by {spec_scale}; they must match"
+        )
+
+
+def score_case(result: np.ndarray, case: Case, task: str, scale: int = 1) -> dict[str, float]:
+    """PSNR/SSIM of ``result`` against ``case.clean``; Y scores for upscale/deblock; mask PSNR."""
+    clean = case.clean
+    if result.shape != clean.shape:
+        raise InvalidInputError(f"the result is {result.shape}, expected {clean.shape}")
+    crop = scale if task == "upscale" else 0
+    scores = {"psnr": psnr(result, clean, crop=crop), "ssim": ssim(result, clean, crop=crop)}
+    if task in ("upscale", "deblock"):
+        scores["psnr_y"] = psnr(result, clean, crop=crop, y_channel=True)
+        scores["ssim_y"] = ssim(result, clean, crop=crop, y_channel=True)
+    if case.mask is not None:
+        scores["psnr_mask"] = masked_psnr(result, clean, case.mask)
+    if case.degraded.shape == clean.shape:
+        scores["input_psnr"] = psnr(case.degraded, clean)
+    return scores
+
+
+def restore(
+    service: Service,
+    case: Case,
+    params: Mapping[str, Any],
+    tile: int,
+    on_progress: OnProgress | None = None,
+) -> tuple[np.ndarray, float]:
+    """Run ``service`` on ``case``; return the result and the wall time in milliseconds."""
+    start = time.perf_counter()
+    work = service.run(case.degraded, mask=case.mask, params=params, tile=tile)
+    result = drive(work, on_progress)
+    return result, (time.perf_counter() - start) * 1000.0
+
+
+def warm_up(service: Service, case: Case, params: Mapping[str, Any], tile: int) -> None:
+    """Run once on a small crop so one-off costs (CUDA init, caches) are not timed."""
+    size = 64
+    mask = None if case.mask is None else case.mask[:size, :size].copy()
+    if mask is not None and not mask.any():
+        mask[size // 4 : size // 2, size // 4 : size // 2] = 1.0
+    small = Case(clean=case.clean, degraded=case.degraded[:size, :size].copy(), mask=mask)
+    restore(service, small, params, tile)
+
+
+def evaluate(
+    service: Service,
+    paths: Sequence[Path],
+    setup: EvalSetup,
+    on_progress: OnProgress | None = None,
+) -> Iterator[ImageScore]:
+    """Degrade, restore and score each image of ``paths`` in order; yields one row per image.
+
+    Image ``i`` is degraded with seed ``setup.spec.seed + i``. ``on_progress`` sees the
+    service's per-tile progress. Raises ImageIOError for an unreadable image.
+    """
+    params = service_params(service, setup)
+    base_seed = int(setup.spec.seed)
+    scale = int(setup.spec.scale)
+    check_scale(service, params, setup)
+    for index, path in enumerate(paths):
+        case = prepare_case(image_io.load(path).pixels, setup, base_seed + index)
+        if index == 0:
+            warm_up(service, case, params, setup.tile)
+        result, ms = restore(service, case, params, setup.tile, on_progress)
+        if not setup.float_mode:
+            result = quantize8(result)
+        h, w = result.shape[:2]
+        scores = score_case(result, case, setup.task, scale)
+        yield ImageScore(path.name, w, h, ms, h * w / 1e6, scores)
+
+
+def summarize(rows: Sequence[ImageScore]) -> dict[str, Any]:
+    """Mean of every score over ``rows`` and ``ms_per_mp`` (total time / total output MP)."""
+    if not rows:
+        return {"mean": {}, "ms_per_mp": None}
+    names = list(rows[0].scores)
+    mean = {n: float(np.mean([r.scores[n] for r in rows])) for n in names}
+    total_mp = sum(r.megapixels for r in rows)
+    ms_per_mp = sum(r.ms for r in rows) / total_mp if total_mp > 0 else float("nan")
+    return {"mean": mean, "ms_per_mp": ms_per_mp}
+
+
+def eval_report(
+    service: Service, degrade_text: str, setup: EvalSetup, rows: Sequence[ImageScore]
+) -> dict[str, Any]:
+    """The JSON document of an evaluation: {task, method, degrade, device, per_image, mean, ...}."""
+    summary = summarize(rows)
+    return {
+        "task": service.info.task,
+        "method": service.info.method,
+        "degrade": degrade_text,
+        "holes": list(setup.holes) if setup.holes else None,
+        "protocol": "float" if setup.float_mode else "8-bit",
+        "params": {k: v for k, v in service_params(service, setup).items()},
+        "device": str(service.device),
+        "per_image": [r.as_dict() for r in rows],
+        "mean": {k: _json_float(v) for k, v in summary["mean"].items()},
+        "ms_per_mp": _json_float(summary["ms_per_mp"]) if rows else None,
+    }
+
+
+# --------------------------------------------------------------------------- benchmark
+
+
+@dataclass
+class BenchResult:
+    """Speed of one service at one size; ``skipped`` says why it was not run (else None)."""
+
+    key: str
+    megapixels: float
+    device: str
+    ms: float | None = None
+    skipped: str | None = None
+
+    @property
+    def ms_per_mp(self) -> float | None:
+        """Milliseconds per output megapixel (None when skipped)."""
+        return None if self.ms is None else self.ms / self.megapixels
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready row."""
+        per_mp = self.ms_per_mp
+        return {
+            "service": self.key,
+            "megapixels": self.megapixels,
+            "device": self.device,
+            "ms": None if self.ms is None else round(self.ms, 3),
+            "ms_per_mp": None if per_mp is None else round(per_mp, 3),
+            "skipped": self.skipped,
+        }
+
+
+def image_shape(megapixels: float, aspect: float = 4 / 3) -> tuple[int, int]:
+    """(height, width) of an image of about ``megapixels`` MP with ``width/height = aspect``."""
+    if megapixels <= 0:
+        raise InvalidInputError(f"sizes must be positive megapixels, got {megapixels}")
+    height = max(16, round(math.sqrt(megapixels * 1e6 / aspect)))
+    return height, max(16, round(height * aspect))
+
+
+def synthetic_image(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
+    """A float32 (H, W, 3) test picture: smooth gradients and edges plus mild 8-bit noise."""
+    h, w = shape
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = 0.5 + 0.25 * np.sin(xx / 37.0)[..., None] * np.cos(yy / 23.0)[..., None]
+    tint = np.array([1.0, 0.85, 0.7], np.float32)
+    image = base * tint + ((xx // 64 + yy // 64) % 2)[..., None] * 0.1
+    image += rng.normal(0.0, 10.0 / 255.0, (h, w, 3)).astype(np.float32)
+    return quantize8(image)
+
+
+def output_scale(service: Service, params: Mapping[str, Any] | None = None) -> int:
+    """The service's enlargement factor for ``params`` (1 for same-size services)."""
+    return max(1, int(service.output_scale(params)))
+
+
+def bench_case(service: Service, megapixels: float, seed: int = 0) -> Case:
+    """A synthetic input whose *output* has about ``megapixels`` MP (with holes if needed)."""
+    scale = output_scale(service)
+    h, w = image_shape(megapixels / scale**2)
+    image = synthetic_image((h, w), seed)
+    mask = None
+    if service.info.uses_mask or service.info.task == "inpaint":
+        count = max(1, round(h * w * 0.03 / (16 * 16)))  # about 3% of the area in 16-px holes
+        mask = np.asarray(random_holes((h, w), 16, count, np.random.default_rng(seed)), np.float32)
+    return Case(clean=image, degraded=image, mask=mask)
+
+
+def bench_service(
+    service: Service,
+    sizes: Sequence[float],
+    *,
+    tile: int = 512,
+    max_seconds: float = 60.0,
+    probe_mp: float = 0.05,
+    on_progress: OnProgress | None = None,
+) -> Iterator[BenchResult]:
+    """Time ``service`` at each output size in ``sizes`` (MP); yields one result per size.
+
+    A probe at ``probe_mp`` (which also warms the service up) estimates the time of each
+    size; a size estimated to take longer than ``max_seconds`` is skipped as "slow".
+    """
+    device = str(service.device)
+    probe = bench_case(service, probe_mp)
+    _, probe_ms = restore(service, probe, {}, tile)
+    per_mp = probe_ms / (probe.degraded.shape[0] * probe.degraded.shape[1] / 1e6)
+    per_mp /= output_scale(service) ** 2
+    for size in sizes:
+        estimate_s = per_mp * size / 1000.0
+        if estimate_s > max_seconds:
+            yield BenchResult(service.info.key, size, device, skipped=f"slow (~{estimate_s:.0f} s)")
+            continue
+        case = bench_case(service, size)
+        result, ms = restore(service, case, {}, tile, on_progress)
+        mp = result.shape[0] * result.shape[1] / 1e6
+        yield BenchResult(service.info.key, mp, device, ms=ms)
