@@ -17,9 +17,9 @@ from app.commands.common import (
     check_output,
     write_json,
 )
-from app.commands.meta import meta_for_output
 from app.core import image_io
 from app.core.degradations import DegradationSpec, degrade
+from app.core.image_meta import meta_for_size
 
 NAME = "degrade"
 # option name -> (DegradationSpec field, type, metavar, help)
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         check_output(args.spec_out, overwrite=args.overwrite, protect=[src])
     loaded = image_io.load(src)
     result = degrade(loaded.pixels, spec)
-    meta = meta_for_output(loaded.meta, loaded.pixels.shape[:2], result.image.shape[:2])
+    meta = meta_for_size(loaded.meta, loaded.pixels.shape[:2], result.image.shape[:2])
     image_io.save(
         dst, result.image, meta, bit_depth=args.bit_depth, overwrite=args.overwrite, protect=(src,)
     )

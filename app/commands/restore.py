@@ -23,9 +23,9 @@ from app.commands.common import (
     progress_bar,
     service_params,
 )
-from app.commands.meta import meta_for_output
 from app.core import image_io
 from app.core.errors import InvalidInputError
+from app.core.image_meta import meta_for_size
 from app.core.progress import drive
 from app.ml.services.base import Service
 
@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         work = service.run(loaded.pixels, mask=mask, params=params, tile=tile)
         result = drive(work, on_progress)
     seconds = time.perf_counter() - start
-    meta = meta_for_output(loaded.meta, (height, width), result.shape[:2])
+    meta = meta_for_size(loaded.meta, (height, width), result.shape[:2])
     image_io.save(
         dst,
         result,

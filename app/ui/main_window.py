@@ -32,10 +32,12 @@ from app.ui.canvas.tools import BrushTool, EraserTool, HandTool, LassoTool, Rect
 from app.ui.dialogs.error import ErrorDialog
 from app.ui.files import FileActions
 from app.ui.jobs import JobRunner
+from app.ui.panels import damage as damage_panel
 from app.ui.panels.degrade import DegradePanel
 from app.ui.panels.layers import LayersPanel
 from app.ui.panels.restore import RestorePanel
 from app.ui.statusbar import StatusBar
+from app.ui.steering import LatentActions
 from app.workers.pool import WorkerPool
 
 BRUSH_MIN, BRUSH_MAX, BRUSH_STEP = 1.0, 800.0, 1.25
@@ -44,6 +46,7 @@ SHORTCUTS = (
     ("Ctrl+E", "Export the result"),
     ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo"),
     ("B / E", "Brush / eraser (hold Alt to invert)"),
+    ("K", "Latent brush: clean more here (Alt: keep more)"),
     ("M / L", "Rectangle / lasso fill (Alt clears)"),
     ("[ / ]", "Smaller / larger brush"),
     ("Space + drag, middle drag", "Pan"),
@@ -57,7 +60,7 @@ SHORTCUTS = (
 )
 
 
-class MainWindow(FileActions, QMainWindow):
+class MainWindow(LatentActions, FileActions, QMainWindow):
     """The Patina window. ``document`` is the open Document or None."""
 
     document_changed = Signal(object)
@@ -93,18 +96,23 @@ class MainWindow(FileActions, QMainWindow):
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
         self._build_docks()
+        self._init_latent()
         self.recent_menu = QMenu("Open &Recent", self)
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         self.actions_by_name = ui_actions.make_actions(self)
         docks_menu = QMenu("&Panels", self)
-        for dock in (self.layers_dock, self.restore_dock, self.degrade_dock):
+        for dock in (self.layers_dock, self.restore_dock, self.degrade_dock, self.latent_dock):
             docks_menu.addAction(dock.toggleViewAction())
         ui_actions.build_menus(
             self, self.actions_by_name, {"recent": self.recent_menu, "docks": docks_menu}
         )
         self.toolbar = ui_actions.build_toolbar(self, self.actions_by_name)
+        self.batch_dialog: Any = None  # File > Batch… (app.ui.dialogs.batch), made on demand
+        batch_action = QAction("&Batch…", self, triggered=self.show_batch)
+        self.menuBar().actions()[0].menu().insertAction(self.action("quit"), batch_action)
         self.errors: list[ErrorDialog] = []
         self._wire()
+        self.damage = damage_panel.install(self)
         self._init_files()
         self._restore_settings()
         self.set_document(None)
@@ -163,6 +171,7 @@ class MainWindow(FileActions, QMainWindow):
         self.area.set_document(doc)
         self.layers_panel.set_document(doc)
         self.restore_panel.set_enabled_for(doc)
+        self.latent_set_document(doc)
         self.status.set_image(doc)
         if doc is not None:
             doc.history.changed.connect(self._update_history)
@@ -365,7 +374,9 @@ class MainWindow(FileActions, QMainWindow):
         if self.document is None or choice is None or self._closed:
             return
         task, method, params = choice
-        self.jobs.preview(task, method, params, self.area.view.visible_rect())
+        roi = self.area.view.visible_rect()
+        if not self.latent_preview(task, method, params, roi):
+            self.jobs.preview(task, method, params, roi)
         self.restore_panel.set_status("Previewing the visible area…")
 
     def render_full(self) -> None:
@@ -373,7 +384,8 @@ class MainWindow(FileActions, QMainWindow):
         if self.document is None or choice is None or self._closed:
             return
         task, method, params = choice
-        self.jobs.render(task, method, params)
+        if not self.latent_render(task, method, params):
+            self.jobs.render(task, method, params)
 
     def cancel_jobs(self) -> None:
         if self.editor.painting:
@@ -444,6 +456,15 @@ class MainWindow(FileActions, QMainWindow):
             return
         self.set_document(doc)
         self.status.showMessage("Degraded copy opened; the clean image is its ground truth", 4000)
+
+    def show_batch(self) -> None:
+        """File > Batch…: the modeless batch dialog (one per window)."""
+        from app.ui.dialogs.batch import BatchDialog
+
+        if self.batch_dialog is None:
+            self.batch_dialog = BatchDialog(self)
+        self.batch_dialog.show()
+        self.batch_dialog.raise_()
 
     # -- errors --------------------------------------------------------------------
     def show_error(self, title: str, message: str, details: str = "") -> ErrorDialog:
@@ -521,6 +542,8 @@ class MainWindow(FileActions, QMainWindow):
         if app is not None:
             app.removeEventFilter(self)
         self._closed = True
+        if self.batch_dialog is not None:
+            self.batch_dialog.close()  # stops a running batch; its journal keeps the rest
         self.restore_panel.set_enabled_for(None)
         self._stop_files()
         self.pool.shutdown(30_000)

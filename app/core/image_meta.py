@@ -10,7 +10,7 @@ import numpy as np
 from app.core.image_io import ImageMeta
 
 
-def meta_for_output(meta: ImageMeta, old: tuple[int, int], new: tuple[int, int]) -> ImageMeta:
+def meta_for_size(meta: ImageMeta, old: tuple[int, int], new: tuple[int, int]) -> ImageMeta:
     """``meta`` of an image of size ``old`` (H, W) adapted to an output of size ``new``.
 
     Alpha is resized and dpi scaled so the print size stays the same; ICC profile and EXIF
