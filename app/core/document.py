@@ -269,7 +269,8 @@ class Document:
         one, visible, above the original), recomputes the DIFFERENCE layer (added hidden
         the first time; see :func:`difference_map`), adds or replaces one LATENT layer per
         ``extra_layers`` entry (name -> float32 (h, w) map; ``meta["scale"]`` = H / h,
-        ``meta["range"]`` = (min, max)), and appends ``{task, method, params, time,
+        ``meta["range"]`` = (min, max); added hidden, so several maps do not cover the
+        result), and appends ``{task, method, params, time,
         scale[, spec]}`` to the recipe. The RESULT layer's meta is
         ``{"task", "method", "params", "scale"}``.
         """
@@ -284,7 +285,8 @@ class Document:
             self._put_layer(LayerKind.RESULT, DEFAULT_NAMES[LayerKind.RESULT], pixels, info)
             self._put_difference(pixels)
             for name, latent in (extra_layers or {}).items():
-                self._put_layer(LayerKind.LATENT, name, latent, _latent_meta(latent, self.size))
+                meta = _latent_meta(latent, self.size)
+                self._put_layer(LayerKind.LATENT, name, latent, meta, visible=False)
             self.history.push(AppendRecipe(self, entry))
 
     def set_mask(self, mask: np.ndarray, text: str = "Set mask") -> None:

@@ -71,6 +71,15 @@ SPECS = (
         "Fill a free-hand area of the mask (L; Alt clears)",
     ),
     ActionSpec(
+        "tool_latent",
+        "Latent Brush",
+        "tool_latent",
+        "mdi6.brush-variant",
+        "K",
+        True,
+        "Paint where a VDIR model cleans more (K; Alt: keeps more)",
+    ),
+    ActionSpec(
         "tool_hand",
         "Hand",
         "tool_hand",
@@ -134,6 +143,7 @@ MENUS = {
         "tool_eraser",
         "tool_rect",
         "tool_lasso",
+        "tool_latent",
         "brush_smaller",
         "brush_larger",
         "-",
@@ -174,6 +184,7 @@ TOOLBAR = [
     "tool_eraser",
     "tool_rect",
     "tool_lasso",
+    "tool_latent",
     "tool_hand",
     "-",
     "fit",
@@ -188,7 +199,7 @@ TOOLBAR = [
     "render",
     "cancel",
 ]
-TOOL_GROUP = ("tool_brush", "tool_eraser", "tool_rect", "tool_lasso", "tool_hand")
+TOOL_GROUP = ("tool_brush", "tool_eraser", "tool_rect", "tool_lasso", "tool_latent", "tool_hand")
 COMPARE_GROUP = ("compare_off", "compare_split", "compare_side")
 
 

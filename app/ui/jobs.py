@@ -10,6 +10,7 @@ document is never touched by a failed job.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -68,25 +69,45 @@ class JobRunner(QObject):
         self.doc = doc
         self._preview_step = None
 
-    def preview(self, task: str, method: str, params: dict[str, Any], roi: Rect | None) -> Any:
-        """Run ``task/method`` on the visible region ``roi`` (whole image when None)."""
+    def preview(
+        self,
+        task: str,
+        method: str,
+        params: dict[str, Any],
+        roi: Rect | None,
+        *,
+        service_for: Callable[[Rect], Any] | None = None,
+        align: int = 1,
+        overlay: bool = False,
+    ) -> Any:
+        """Run ``task/method`` on the visible region ``roi`` (whole image when None).
+
+        ``service_for(box)``, when given, supplies the Service for the crop ``box`` that
+        will run (e.g. a steered VDIR that needs to know where the crop sits); ``align``
+        rounds the crop's top-left corner down to a multiple (4 for latent models).
+        With ``overlay`` the preview is pasted over the current result (when it has the
+        same size) instead of over the original: a partial preview keeps what was shown.
+        """
         if self.doc is None:
             return None
         h, w = self.doc.size
         roi = roi or (0, 0, h, w)
         box = expand(roi, PREVIEW_MARGIN, (h, w))
         y0, x0, y1, x1 = box
+        y0, x0 = y0 - y0 % align, x0 - x0 % align
+        box = (y0, x0, y1, x1)
         image = self.doc.original.data[y0:y1, x0:x1].copy()
         mask = self._mask(box)
-        job_id = self._submit(task, method, params, image, mask, "preview", "preview")
+        service = service_for(box) if service_for is not None else None
+        job_id = self._submit(task, method, params, image, mask, "preview", "preview", service)
         if job_id is None:
             return None
         self._latest_preview = job_id
-        self._jobs[job_id].update(box=box, roi=roi)
+        self._jobs[job_id].update(box=box, roi=roi, overlay=overlay)
         return job_id
 
-    def render(self, task: str, method: str, params: dict[str, Any]) -> Any:
-        """Run ``task/method`` on the whole image (progress shown, cancellable)."""
+    def render(self, task: str, method: str, params: dict[str, Any], *, service: Any = None) -> Any:
+        """Run ``task/method`` (or ``service``) on the whole image (progress, cancellable)."""
         if self.doc is None:
             return None
         self.pool.cancel_channel("preview")
@@ -96,7 +117,7 @@ class JobRunner(QObject):
         image = self.doc.original.data.copy()
         h, w = self.doc.size
         mask = self._mask((0, 0, h, w))
-        job_id = self._submit(task, method, params, image, mask, "render", "render")
+        job_id = self._submit(task, method, params, image, mask, "render", "render", service)
         if job_id is None:
             return None
         self._render = job_id
@@ -120,6 +141,7 @@ class JobRunner(QObject):
         mask: np.ndarray | None,
         kind: str,
         channel: str,
+        service: Any = None,
     ) -> Any:
         job = Job(
             task=task,
@@ -129,7 +151,7 @@ class JobRunner(QObject):
             params=dict(params),
             kind=kind,
             channel=channel,
-            service=self.service_override,
+            service=service if service is not None else self.service_override,
         )
         try:
             job_id = self.pool.submit(job)
@@ -180,7 +202,7 @@ class JobRunner(QObject):
         pixels = np.asarray(result.pixels, dtype=np.float32)
         by0, bx0, by1, bx1 = info["box"]
         scale = max(1, round(pixels.shape[0] / max(1, by1 - by0)))
-        full = upsample(self.doc.original.data, scale)
+        full = self._backdrop(scale, info)
         y0, x0, y1, x1 = info["roi"]
         full[y0 * scale : y1 * scale, x0 * scale : x1 * scale] = pixels[
             (y0 - by0) * scale : (y1 - by0) * scale, (x0 - bx0) * scale : (x1 - bx0) * scale
@@ -191,6 +213,18 @@ class JobRunner(QObject):
         self._preview_step = (len(history.undo_texts), history.undo_text)
         self.status.emit(f"Preview in {result.elapsed_s:.2f} s")
         self.result_applied.emit("preview")
+
+    def _backdrop(self, scale: int, info: dict[str, Any]) -> np.ndarray:
+        """What a preview is pasted on: the original, or with ``overlay`` the current result
+        when it came from the same task/method at the same size."""
+        current = self.doc.result_layer()
+        h, w = self.doc.size
+        same = current is not None and all(
+            current.meta.get(k) == info[k] for k in ("task", "method")
+        )
+        if info.get("overlay") and same and current.data.shape[:2] == (h * scale, w * scale):
+            return np.array(current.data, copy=True)
+        return upsample(self.doc.original.data, scale)
 
     def _apply(
         self, info: dict[str, Any], pixels: np.ndarray, result: Any, preview: bool = False

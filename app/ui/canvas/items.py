@@ -150,3 +150,29 @@ class MaskItem(ImageItem):
         out[..., 2] = (alpha * tint.red() + 127) // 255
         out[..., 3] = alpha
         self.update(QRectF(x0, y0, x1 - x0, y1 - y0))
+
+
+STRENGTH_MORE = QColor(255, 170, 40)  # painted "clean more"
+STRENGTH_LESS = QColor(70, 160, 255)  # painted "keep more"
+STRENGTH_ALPHA = 0.45
+
+
+class StrengthItem(MaskItem):
+    """A latent strength map (0.5 neutral) as an overlay: orange where it cleans more,
+    blue where it keeps more, transparent where neutral; re-tinted per dirty rectangle."""
+
+    def update_region(self, mask: np.ndarray, rect: tuple[int, int, int, int] | None) -> None:
+        h, w = self._buffer.shape[:2]
+        y0, x0, y1, x1 = rect if rect is not None else (0, 0, h, w)
+        y0, x0, y1, x1 = max(0, y0), max(0, x0), min(h, y1), min(w, x1)
+        if y1 <= y0 or x1 <= x0:
+            return
+        signed = mask[y0:y1, x0:x1] * 2.0 - 1.0
+        alpha = to_uint8(np.abs(signed) * STRENGTH_ALPHA).astype(np.uint16)
+        more = signed > 0
+        out = self._buffer[y0:y1, x0:x1]
+        for channel, attr in ((0, "blue"), (1, "green"), (2, "red")):
+            tint = np.where(more, getattr(STRENGTH_MORE, attr)(), getattr(STRENGTH_LESS, attr)())
+            out[..., channel] = (alpha * tint.astype(np.uint16) + 127) // 255
+        out[..., 3] = alpha
+        self.update(QRectF(x0, y0, x1 - x0, y1 - y0))

@@ -16,12 +16,12 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsScene
 
 from app.ui.canvas.convert import heat_rgb, latent_rgb, rgb_image, wrap_rgb888
-from app.ui.canvas.items import ImageItem, MaskItem
+from app.ui.canvas.items import ImageItem, MaskItem, StrengthItem
 
 CANVAS_BACKGROUND = QColor(30, 31, 34)
 DIFFERENCE_GAIN = 4.0
 # layers never clipped by the split divider: the "before" side and the editing aid
-_UNSPLIT = ("original", "mask")
+_UNSPLIT = ("original", "mask", "strength")
 
 
 def kind_name(layer: Any) -> str:
@@ -111,6 +111,8 @@ class LayerScene(QGraphicsScene):
             return
         if kind_name(layer) == "mask":
             item: ImageItem = MaskItem(np.asarray(layer.data))
+        elif kind_name(layer) == "strength":
+            item = StrengthItem(np.asarray(layer.data))
         else:
             item = ImageItem(layer_qimage(layer), self._doc_size())
             item.always_smooth = kind_name(layer) == "latent"
