@@ -8,17 +8,7 @@ import numpy as np
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
 
 from app.ui.canvas.convert import value_text
-
-
-def device_label() -> str:
-    """The compute device for the status bar (from ``app.workers.device_name`` if present)."""
-    try:
-        import app.workers as workers
-
-        name = getattr(workers, "device_name", None)
-        return str(name()) if callable(name) else "CPU"
-    except Exception:  # a broken driver must not stop the window
-        return "CPU"
+from app.workers import DeviceProbe
 
 
 def _label(parent: QWidget, name: str, min_width: int = 0) -> QLabel:
@@ -54,7 +44,10 @@ class StatusBar(QStatusBar):
             self.device_label,
         ):
             self.addPermanentWidget(widget)
-        self.set_device(device_label())
+        self.set_device("detecting…")
+        self._probe = DeviceProbe(self)
+        self._probe.found.connect(self.set_device)
+        self._probe.start()
         self.set_zoom(None)
         self.set_image(None)
 

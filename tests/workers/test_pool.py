@@ -344,3 +344,14 @@ def test_qt_binding_keeps_references_to_singletons(qtbot: QtBot) -> None:
         probe.setObjectName("probe")
     assert none_before - sys.getrefcount(None) < 100
     assert true_before - sys.getrefcount(True) < 100
+
+
+def test_device_probe_reports_a_name_without_blocking(qtbot: QtBot) -> None:
+    from app.workers import DeviceProbe
+
+    probe = DeviceProbe()
+    with qtbot.waitSignal(probe.found, timeout=60_000) as blocker:
+        thread = probe.start()
+    thread.join(timeout=60)
+    name = blocker.args[0]
+    assert name.startswith(("CPU", "GPU"))
