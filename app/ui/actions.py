@@ -13,7 +13,7 @@ from typing import Any
 import qtawesome as qta
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
+from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar, QWidget
 
 ICON_COLOR = "#d4d7dc"
 ICON_ACTIVE = "#ffffff"
@@ -28,8 +28,10 @@ class ActionSpec:
     shortcut: str | QKeySequence.StandardKey = ""
     checkable: bool = False
     tip: str = ""
+    alternates: tuple[str, ...] = ()  # more shortcuts (the same key on other layouts)
 
 
+SOFTER, HARDER = ("Shift+{",), ("Shift+}",)
 SPECS = (
     # File
     ActionSpec("open", "&Open…", "open_dialog", "mdi6.folder-open-outline", "Ctrl+O"),
@@ -90,6 +92,10 @@ SPECS = (
     ),
     ActionSpec("brush_smaller", "Smaller Brush", "brush_smaller", "", "["),
     ActionSpec("brush_larger", "Larger Brush", "brush_larger", "", "]"),
+    # Shift+[ is matched as Shift+[ or "{" by X11 (binding both would be ambiguous there);
+    # other platforms (and QTest) may deliver Shift+{, which X11 never matches
+    ActionSpec("brush_softer", "Softer Brush", "brush_softer", "", "Shift+[", alternates=SOFTER),
+    ActionSpec("brush_harder", "Harder Brush", "brush_harder", "", "Shift+]", alternates=HARDER),
     # View
     ActionSpec("fit", "&Fit to Window", "view_fit", "mdi6.fit-to-screen-outline", "F"),
     ActionSpec("actual", "&100%", "view_actual", "mdi6.magnify-scan", "1"),
@@ -146,6 +152,8 @@ MENUS = {
         "tool_latent",
         "brush_smaller",
         "brush_larger",
+        "brush_softer",
+        "brush_harder",
         "-",
         "mask_clear",
         "mask_invert",
@@ -186,6 +194,7 @@ TOOLBAR = [
     "tool_lasso",
     "tool_latent",
     "tool_hand",
+    "brush_options",
     "-",
     "fit",
     "actual",
@@ -216,7 +225,8 @@ def make_actions(window: QMainWindow) -> dict[str, QAction]:
         if spec.icon:
             action.setIcon(_icon(spec.icon))
         if spec.shortcut:
-            action.setShortcut(QKeySequence(spec.shortcut))
+            keys = [QKeySequence(k) for k in (spec.shortcut, *spec.alternates)]
+            action.setShortcuts(keys)
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         action.setCheckable(spec.checkable)
         tip = spec.tip or spec.text.replace("&", "").rstrip("…")
@@ -248,16 +258,22 @@ def build_menus(window: QMainWindow, actions: dict[str, QAction], extra: dict[st
                 menu.addAction(actions[name])
 
 
-def build_toolbar(window: QMainWindow, actions: dict[str, QAction]) -> QToolBar:
-    """The main toolbar (icons only, 20 px)."""
+def build_toolbar(
+    window: QMainWindow, actions: dict[str, QAction], widgets: dict[str, QWidget] | None = None
+) -> QToolBar:
+    """The main toolbar (icons only, 20 px); ``widgets`` supplies the non-action entries by
+    name ("brush_options"); a name without a widget is left out."""
     bar = QToolBar("Tools", window)
     bar.setObjectName("mainToolbar")
     bar.setMovable(False)
     bar.setIconSize(QSize(20, 20))
+    widgets = widgets or {}
     for name in TOOLBAR:
         if name == "-":
             bar.addSeparator()
-        else:
+        elif name in actions:
             bar.addAction(actions[name])
+        elif name in widgets:
+            bar.addWidget(widgets[name])
     window.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
     return bar

@@ -11,13 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent
+from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QMainWindow,
     QMenu,
-    QMessageBox,
     QTabWidget,
     QWidget,
 )
@@ -26,6 +25,7 @@ from app.core.degradations import DegradationSpec, degrade
 from app.core.document import Document
 from app.ui import actions as ui_actions
 from app.ui.background import Background
+from app.ui.brush_options import BrushOptions
 from app.ui.canvas.area import CanvasArea, Compare
 from app.ui.canvas.mask_edit import MaskEditor
 from app.ui.canvas.tools import BrushTool, EraserTool, HandTool, LassoTool, RectTool, Tool
@@ -38,29 +38,11 @@ from app.ui.panels.layers import LayersPanel
 from app.ui.panels.restore import RestorePanel
 from app.ui.statusbar import StatusBar
 from app.ui.steering import LatentActions
+from app.ui.window_parts import HelpActions, ToolActions
 from app.workers.pool import WorkerPool
 
-BRUSH_MIN, BRUSH_MAX, BRUSH_STEP = 1.0, 800.0, 1.25
-SHORTCUTS = (
-    ("Ctrl+O / Ctrl+S / Ctrl+Shift+S", "Open, save project, save project as"),
-    ("Ctrl+E", "Export the result"),
-    ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo"),
-    ("B / E", "Brush / eraser (hold Alt to invert)"),
-    ("K", "Latent brush: clean more here (Alt: keep more)"),
-    ("M / L", "Rectangle / lasso fill (Alt clears)"),
-    ("[ / ]", "Smaller / larger brush"),
-    ("Space + drag, middle drag", "Pan"),
-    ("Wheel", "Zoom around the cursor"),
-    ("F / 1", "Fit / 100 %"),
-    ("\\ (hold)", "Show the original"),
-    ("Ctrl+D", "Split before | after"),
-    ("D", "Difference map"),
-    ("Ctrl+P / Ctrl+R", "Preview visible area / render"),
-    ("Esc", "Cancel the running job"),
-)
 
-
-class MainWindow(LatentActions, FileActions, QMainWindow):
+class MainWindow(LatentActions, ToolActions, HelpActions, FileActions, QMainWindow):
     """The Patina window. ``document`` is the open Document or None."""
 
     document_changed = Signal(object)
@@ -106,9 +88,15 @@ class MainWindow(LatentActions, FileActions, QMainWindow):
         ui_actions.build_menus(
             self, self.actions_by_name, {"recent": self.recent_menu, "docks": docks_menu}
         )
-        self.toolbar = ui_actions.build_toolbar(self, self.actions_by_name)
+        self.brush_options = BrushOptions(self)
+        self.brush_options.radius_changed.connect(self.set_brush_radius)
+        self.brush_options.hardness_changed.connect(self.set_brush_hardness)
+        self.toolbar = ui_actions.build_toolbar(
+            self, self.actions_by_name, {"brush_options": self.brush_options}
+        )
         self.batch_dialog: Any = None  # File > Batch… (app.ui.dialogs.batch), made on demand
-        batch_action = QAction("&Batch…", self, triggered=self.show_batch)
+        batch_action = QAction("&Batch…", self)
+        batch_action.triggered.connect(self.show_batch)
         self.menuBar().actions()[0].menu().insertAction(self.action("quit"), batch_action)
         self.errors: list[ErrorDialog] = []
         self._wire()
@@ -238,78 +226,6 @@ class MainWindow(LatentActions, FileActions, QMainWindow):
         if self.document is not None and not self.editor.painting:
             self.document.history.redo()
             self._update_metrics()
-
-    def _mask_op(self, op: str, *args: Any) -> None:
-        if self.document is None:
-            return
-        try:
-            getattr(self.editor, op)(*args)
-        except Exception as err:  # noqa: BLE001 - shown, nothing lost
-            self.show_error("Mask", str(err))
-
-    def mask_clear(self) -> None:
-        self._mask_op("clear")
-
-    def mask_invert(self) -> None:
-        self._mask_op("invert")
-
-    def mask_grow(self) -> None:
-        self._mask_op("grow", 2)
-
-    def mask_shrink(self) -> None:
-        self._mask_op("grow", -2)
-
-    def mask_feather(self) -> None:
-        self._mask_op("feather", 4.0)
-
-    # -- tools ---------------------------------------------------------------------
-    def set_tool(self, name: str) -> None:
-        """Select the tool ``name`` (brush, eraser, rect, lasso, hand)."""
-        self.area.view.set_tool(self.tools[name])
-        self.actions_by_name[f"tool_{name}"].setChecked(True)
-        self.settings.setValue("tools/current", name)
-        if name in ("brush", "eraser", "rect", "lasso") and self.document is not None:
-            mask = self.document.mask_layer(create=True)
-            if self.layers_panel.selected_layer() is not mask:
-                self.layers_panel.select_layer(mask)
-
-    def tool_brush(self) -> None:
-        self.set_tool("brush")
-
-    def tool_eraser(self) -> None:
-        self.set_tool("eraser")
-
-    def tool_rect(self) -> None:
-        self.set_tool("rect")
-
-    def tool_lasso(self) -> None:
-        self.set_tool("lasso")
-
-    def tool_hand(self) -> None:
-        self.set_tool("hand")
-
-    def set_brush_radius(self, radius: float) -> None:
-        radius = max(BRUSH_MIN, min(BRUSH_MAX, radius))
-        self.editor.brush.radius = radius
-        self.area.view.set_brush_radius(radius)
-        self.settings.setValue("brush/radius", radius)
-        self.status.showMessage(f"Brush radius {radius:.0f} px", 1500)
-
-    def brush_smaller(self) -> None:
-        self.set_brush_radius(self.editor.brush.radius / BRUSH_STEP)
-
-    def brush_larger(self) -> None:
-        self.set_brush_radius(self.editor.brush.radius * BRUSH_STEP)
-
-    def set_brush_hardness(self, hardness: float) -> None:
-        self.editor.brush.hardness = max(0.0, min(1.0, hardness))
-        self.settings.setValue("brush/hardness", self.editor.brush.hardness)
-
-    def _on_layer_selected(self, layer: Any) -> None:
-        kind = str(getattr(layer.kind, "value", layer.kind))
-        current = self.area.view.tool()
-        if kind == "mask" and not isinstance(current, BrushTool | RectTool | LassoTool):
-            self.set_tool("brush")
 
     # -- view ----------------------------------------------------------------------
     def view_fit(self) -> None:
@@ -479,41 +395,7 @@ class MainWindow(LatentActions, FileActions, QMainWindow):
         self.error_shown.emit(message)
         return dialog
 
-    # -- help ----------------------------------------------------------------------
-    def show_shortcuts(self) -> None:
-        rows = "".join(
-            f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{v}</td></tr>" for k, v in SHORTCUTS
-        )
-        box = QMessageBox(
-            QMessageBox.Icon.NoIcon,
-            "Keyboard shortcuts",
-            f"<table>{rows}</table>",
-            QMessageBox.StandardButton.Close,
-            self,
-        )
-        box.setModal(False)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.show()
-
-    def show_about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About Patina",
-            "<h3>Patina</h3><p>Offline photo restoration: denoise, deblock, upscale and "
-            "inpaint with steerable latent models. Nothing leaves your computer.</p>",
-        )
-
-    # -- drag and drop, settings, close ------------------------------------------------
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
-        if any(url.isLocalFile() for url in event.mimeData().urls()):
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
-        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
-        if paths:
-            event.acceptProposedAction()
-            self.open_path(paths[0])
-
+    # -- settings, close -------------------------------------------------------------
     def _restore_settings(self) -> None:
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
@@ -526,6 +408,7 @@ class MainWindow(LatentActions, FileActions, QMainWindow):
         self.set_brush_radius(float(self.settings.value("brush/radius", 24.0)))
         self.set_brush_hardness(float(self.settings.value("brush/hardness", 0.7)))
         self.set_tool(str(self.settings.value("tools/current", "brush")))
+        self.status.clearMessage()  # restoring the brush is not news
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         if not self.confirm_discard():

@@ -50,6 +50,7 @@ class CanvasView(QGraphicsView):
         self.setAcceptDrops(False)  # the main window takes file drops
         self._tool: Tool | None = None
         self._brush_radius = 0.0
+        self._brush_hardness = 1.0
         self._mouse: QPointF | None = None  # viewport position
         self._pan_from: QPoint | None = None
         self._space = False
@@ -151,6 +152,11 @@ class CanvasView(QGraphicsView):
         self._brush_radius = radius
         self._refresh_brush(old)
 
+    def set_brush_hardness(self, hardness: float) -> None:
+        """Hardness in [0, 1]: below 1 the cursor also rings the fully painted core."""
+        self._brush_hardness = hardness
+        self._refresh_brush(self._brush_rect())
+
     def _brush_rect(self) -> QRect:
         if self._mouse is None:
             return QRect()
@@ -203,6 +209,13 @@ class CanvasView(QGraphicsView):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawEllipse(c, r, r)
         painter.drawPoint(c)
+        inner = self._brush_radius * self._brush_hardness * self.zoom()
+        if self._brush_hardness < 1.0 and 3.0 < inner < r - 2.0:
+            for color, width in ((QColor(0, 0, 0, 110), 2.2), (QColor(255, 255, 255, 190), 1.0)):
+                pen = QPen(color, width)
+                pen.setDashPattern([3.0, 3.0])
+                painter.setPen(pen)
+                painter.drawEllipse(c, inner, inner)
 
     # -- split divider -------------------------------------------------------------
     def _divider_x(self) -> float | None:
