@@ -81,6 +81,11 @@ class Service(ABC):
         given = dict(params or {})
         return {p.name: p.validate(given.get(p.name, p.default)) for p in self.info.params}
 
+    def output_scale(self, params: Mapping[str, Any] | None = None) -> int:
+        """Output size factor for ``params``: ``info.scale`` (0 there means "set by params";
+        services with a ``scale`` parameter override this)."""
+        return self.info.scale
+
     def run(
         self,
         image: np.ndarray,
