@@ -60,9 +60,7 @@ def plan_tiles(height: int, width: int, tile: int = 512, overlap: int = 32) -> l
         raise InvalidInputError(f"tile size {tile} with overlap {overlap} is not usable")
     ys = axis_starts(height, tile, overlap)
     xs = axis_starts(width, tile, overlap)
-    return [
-        [Tile(y, x, min(y + tile, height), min(x + tile, width)) for x in xs] for y in ys
-    ]
+    return [[Tile(y, x, min(y + tile, height), min(x + tile, width)) for x in xs] for y in ys]
 
 
 def ramp(length: int, left: int, right: int) -> np.ndarray:
@@ -115,8 +113,9 @@ def _check_extras(image: np.ndarray, extras: Sequence[np.ndarray]) -> None:
             )
 
 
-def _run_tile(fn: TileFn, image: np.ndarray, extras: Sequence[np.ndarray], tile: Tile,
-              scale: int) -> np.ndarray:
+def _run_tile(
+    fn: TileFn, image: np.ndarray, extras: Sequence[np.ndarray], tile: Tile, scale: int
+) -> np.ndarray:
     out = fn(crop(image, tile), *(crop(e, tile) for e in extras))
     expected = (tile.shape[0] * scale, tile.shape[1] * scale)
     if out.shape[:2] != expected:
@@ -186,6 +185,7 @@ def pad_to_multiple(array: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple
     pad_w = (-width) % multiple
     if pad_h == 0 and pad_w == 0:
         return array, (height, width)
-    mode = "reflect" if height > pad_h and width > pad_w else "edge"
     widths = [(0, pad_h), (0, pad_w)] + [(0, 0)] * (array.ndim - 2)
-    return np.pad(array, widths, mode=mode), (height, width)
+    if height > pad_h and width > pad_w:
+        return np.pad(array, widths, mode="reflect"), (height, width)
+    return np.pad(array, widths, mode="edge"), (height, width)

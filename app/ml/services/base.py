@@ -36,19 +36,36 @@ class ParamSpec:
     help: str = ""
 
     def validate(self, value: Any) -> Any:
-        """Return ``value`` coerced to the default's type; raise InvalidInputError if out of range."""
-        kind = type(self.default)
-        try:
-            coerced = value if kind is bool else kind(value)
-        except (TypeError, ValueError) as err:
-            raise InvalidInputError(f"{self.name} must be a {kind.__name__}, got {value!r}") from err
+        """``value`` coerced to the default's type; InvalidInputError if it is out of range."""
+        coerced = self._coerce(value)
         if self.choices and coerced not in self.choices:
             raise InvalidInputError(f"{self.name} must be one of {', '.join(self.choices)}")
-        if self.minimum is not None and coerced < self.minimum:
-            raise InvalidInputError(f"{self.name} must be at least {self.minimum}, got {coerced}")
-        if self.maximum is not None and coerced > self.maximum:
-            raise InvalidInputError(f"{self.name} must be at most {self.maximum}, got {coerced}")
+        if isinstance(coerced, int | float) and not isinstance(coerced, bool):
+            if self.minimum is not None and coerced < self.minimum:
+                raise InvalidInputError(
+                    f"{self.name} must be at least {self.minimum}, got {coerced}"
+                )
+            if self.maximum is not None and coerced > self.maximum:
+                raise InvalidInputError(
+                    f"{self.name} must be at most {self.maximum}, got {coerced}"
+                )
         return coerced
+
+    def _coerce(self, value: Any) -> Any:
+        kind = type(self.default)
+        if kind is bool:
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise InvalidInputError(f"{self.name} must be true or false, got {value!r}")
+        try:
+            return kind(value)
+        except (TypeError, ValueError) as err:
+            raise InvalidInputError(
+                f"{self.name} must be a {kind.__name__}, got {value!r}"
+            ) from err
 
 
 @dataclass(frozen=True)
