@@ -1,14 +1,22 @@
-"""Find the compute device's name without blocking the GUI thread (importing torch is slow)."""
+"""Find the compute device's name without blocking the GUI thread.
+
+Importing torch takes seconds and is not safe on a second thread while the GUI thread
+may import it too, so the probe runs ``describe_device`` in a child process (QProcess)
+once per application and caches the answer.
+"""
 
 from __future__ import annotations
 
-import threading
+import sys
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QProcess, QTimer, Signal
+
+_PROBE = "from app.ml.loading import describe_device; print(describe_device('auto'))"
+_cached: str | None = None
 
 
 def device_name() -> str:
-    """Name of the device learned models will use ("GPU: …" or "CPU (n threads)")."""
+    """Name of the device learned models use ("GPU: …" or "CPU (n threads)"); imports torch."""
     from app.ml.loading import describe_device
 
     try:
@@ -18,12 +26,27 @@ def device_name() -> str:
 
 
 class DeviceProbe(QObject):
-    """Emits ``found(name)`` on its own thread's event loop once the device is known."""
+    """Emits ``found(name)`` once the device is known; never blocks the event loop."""
 
     found = Signal(str)
 
-    def start(self) -> threading.Thread:
-        """Probe on a daemon thread; the signal is queued back to this object's thread."""
-        thread = threading.Thread(target=lambda: self.found.emit(device_name()), daemon=True)
-        thread.start()
-        return thread
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._process: QProcess | None = None
+
+    def start(self) -> None:
+        """Start probing (answers at once, queued, when an earlier probe already knows)."""
+        if _cached is not None:
+            QTimer.singleShot(0, self, lambda: self.found.emit(_cached))
+            return
+        self._process = QProcess(self)
+        self._process.finished.connect(self._done)
+        self._process.start(sys.executable, ["-c", _PROBE])
+
+    def _done(self) -> None:
+        global _cached
+        assert self._process is not None
+        output = bytes(self._process.readAllStandardOutput().data()).decode().strip()
+        ok = self._process.exitCode() == 0 and output
+        _cached = output.splitlines()[-1] if ok else "CPU"
+        self.found.emit(_cached)

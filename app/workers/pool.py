@@ -20,6 +20,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
 
 from app.core.errors import Cancelled, InvalidInputError
@@ -159,8 +160,8 @@ class WorkerPool(QObject):
 
     @classmethod
     def live_pools(cls) -> list[WorkerPool]:
-        """Every pool not yet garbage-collected (for test fixtures checking for leaks)."""
-        return list(cls._live)
+        """Every pool whose Qt object still exists (for test fixtures checking for leaks)."""
+        return [pool for pool in cls._live if shiboken6.isValid(pool)]
 
     # -- public API ----------------------------------------------------------------
     def submit(self, job: Job) -> int:

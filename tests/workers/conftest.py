@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import shiboken6
 from PySide6.QtCore import QThreadPool
 
 from app.workers.pool import WorkerPool
@@ -25,7 +26,8 @@ def no_worker_left_running(qapp: object, monkeypatch: pytest.MonkeyPatch) -> Ite
     monkeypatch.setattr(WorkerPool, "__init__", tracking_init)
     yield
     leftovers: list[int] = []
-    for pool in {id(p): p for p in created + WorkerPool.live_pools()}.values():
+    pools = {id(p): p for p in created + WorkerPool.live_pools() if shiboken6.isValid(p)}
+    for pool in pools.values():
         leftovers += pool.active_jobs()
         pool.shutdown(10_000)  # stop and join stray jobs so the next test starts clean
         for threads in pool.thread_pools():
