@@ -1,0 +1,110 @@
+"""Small building blocks shared by Patina's restoration networks (nn.Modules only).
+
+All modules take and return NCHW float tensors; none changes the spatial size unless
+its name says so (``Down`` halves, ``Up`` doubles).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class LayerNorm2d(nn.Module):
+    """LayerNorm over the channel axis of an NCHW tensor, with per-channel affine."""
+
+    def __init__(self, channels: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Normalise over the last axis of the NHWC view: contiguous (fast) for channels-last
+        # tensors, which the trainer and the service use.
+        y = F.layer_norm(x.permute(0, 2, 3, 1), x.shape[1:2], self.weight, self.bias, self.eps)
+        return y.permute(0, 3, 1, 2)
+
+
+class SimpleGate(nn.Module):
+    """NAFNet's gate: split channels in two halves and multiply them (C -> C/2)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = x.chunk(2, dim=1)
+        return a * b
+
+
+class NAFBlock(nn.Module):
+    """NAFNet block: LN -> 1x1 -> depthwise 3x3 -> gate -> channel attention -> 1x1, then
+    LN -> 1x1 -> gate -> 1x1 feed-forward; both branches residual with learned scales.
+
+    MACs per pixel: about ``6*C**2 + 18*C`` (expansion 2).
+    """
+
+    def __init__(self, channels: int, expand: int = 2) -> None:
+        super().__init__()
+        hidden = channels * expand
+        self.norm1 = LayerNorm2d(channels)
+        self.pw1 = nn.Conv2d(channels, hidden, 1)
+        self.dw = nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden)
+        self.gate = SimpleGate()
+        self.sca = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(hidden // 2, hidden // 2, 1))
+        self.pw2 = nn.Conv2d(hidden // 2, channels, 1)
+        self.norm2 = LayerNorm2d(channels)
+        self.ffn1 = nn.Conv2d(channels, hidden, 1)
+        self.ffn2 = nn.Conv2d(hidden // 2, channels, 1)
+        self.beta = nn.Parameter(torch.zeros(1, channels, 1, 1))
+        self.gamma = nn.Parameter(torch.zeros(1, channels, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.gate(self.dw(self.pw1(self.norm1(x))))
+        h = self.pw2(h * self.sca(h))
+        x = x + h * self.beta
+        h = self.ffn2(self.gate(self.ffn1(self.norm2(x))))
+        return x + h * self.gamma
+
+
+class SFT(nn.Module):
+    """Spatial feature transform: ``feat * (1 + scale(c)) + shift(c)``.
+
+    ``c`` (N, Cc, h, w) is resized bilinearly to the feature map's size first.
+    The output layer starts at zero, so an untrained SFT is the identity.
+    """
+
+    def __init__(self, channels: int, cond_channels: int, hidden: int = 32) -> None:
+        super().__init__()
+        out = nn.Conv2d(hidden, 2 * channels, 1)
+        nn.init.zeros_(out.weight)
+        assert out.bias is not None
+        nn.init.zeros_(out.bias)
+        self.body = nn.Sequential(nn.Conv2d(cond_channels, hidden, 1), nn.LeakyReLU(0.1), out)
+
+    def forward(self, feat: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        if cond.shape[-2:] != feat.shape[-2:]:
+            cond = F.interpolate(cond, size=feat.shape[-2:], mode="bilinear", align_corners=False)
+        scale, shift = self.body(cond).chunk(2, dim=1)
+        return feat * (1 + scale) + shift
+
+
+class Down(nn.Module):
+    """Halve H and W with a 2x2 stride-2 conv, C -> ``out``."""
+
+    def __init__(self, channels: int, out: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, out, 2, stride=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+class Up(nn.Module):
+    """Double H and W: 1x1 conv to ``4*out`` channels then pixel shuffle."""
+
+    def __init__(self, channels: int, out: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, out * 4, 1, bias=False)
+        self.shuffle = nn.PixelShuffle(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shuffle(self.conv(x))

@@ -1,0 +1,234 @@
+"""VDIR-family services (denoise, deblock, old-photo): tiled, steerable through the latent.
+
+The service pads the image to a multiple of 4, encodes it tile by tile into the mean
+(and log-variance) of the 4-channel latent at 1/4 resolution, forms the latent the
+restorer uses (mean, or a seeded sample, optionally steered), then restores tile by tile
+with :func:`app.core.tiling.process_tiled` (overlap 32, seamless blending).
+
+Tiles start at multiples of 4, so a tile's latent is an exact slice of the global one.
+Encoder tiles are stitched by keeping each tile's centre (16-pixel margins, more than
+the encoder's 12-pixel half receptive field), so the tiled latent equals a one-shot
+encode.
+
+Steering (``latent_strength`` s, issue 5 hook): ``c = c_y + (s - 1) * (c_noisier - c_y)``
+where ``c_noisier`` is the mean latent of ``y`` plus fixed Gaussian noise of
+``STEER_SIGMA`` = 15 (0..255), hashed on pixel positions with noise seed 0 exactly as
+:mod:`app.ml.latent_edit` does, so this parameter agrees with the steering module's
+strength (and a seeded sample uses the same position-hashed eps).
+s = 1 is neutral; s > 1 moves the code toward "noisier input"
+(smoother result, VDIR Fig. 5e); s < 1 extrapolates toward "cleaner input" (keeps more
+texture and noise, Fig. 5d). The difference of two encodings of the same content is a
+direction in latent space that changes only the degradation the code describes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from app.core.errors import InvalidInputError
+from app.core.progress import Progress, Work, drive
+from app.core.tiling import Tile, crop, pad_to_multiple, plan_tiles, process_tiled
+from app.ml.archs.vdir import VDIR, build
+from app.ml.latent_edit import STEER_SIGMA, hashed_normal, noisier
+from app.ml.loading import load_weights, pick_device
+from app.ml.services.base import ParamSpec, Service, ServiceInfo
+
+MODELS_DIR = Path(__file__).resolve().parents[3] / "models"
+OVERLAP = 32
+MARGIN = 16  # encoder stitching margin in pixels (multiple of 4)
+SIGMA_NORM = 75.0
+QUALITY_NORM = 100.0
+_CACHE: dict[tuple[str, str], VDIR] = {}
+
+PARAMS = (
+    ParamSpec("latent_strength", 1.0, 0.0, 3.0,
+              help="1 = neutral; above 1 smooths more (as if the photo were noisier), "
+                   "below 1 keeps more texture and grain"),
+    ParamSpec("seed", -1, -1, 2**31 - 1,
+              help="-1 uses the mean latent; otherwise a latent sampled with this seed"),
+)  # fmt: skip
+
+
+class EntryLike(Protocol):
+    """The fields of :class:`app.ml.registry.ModelEntry` this service reads."""
+
+    id: str
+    task: str
+    file: str
+    title: str
+
+
+def weights_path(entry: EntryLike) -> Path:
+    """Absolute path of the entry's weights (relative names are under ``models/``)."""
+    path = Path(entry.file)
+    return path if path.is_absolute() else MODELS_DIR / path
+
+
+def load_model(path: Path, device: str, dtype: torch.dtype) -> VDIR:
+    """A VDIR in eval mode on ``device``/``dtype`` (channels-last memory, 1.3x faster on
+    CPU) from weights whose metadata holds ``arch``."""
+    state, meta = load_weights(path)
+    if not isinstance(meta.get("arch"), dict):
+        raise InvalidInputError(f"{path.name} has no architecture in its metadata")
+    model = build(meta["arch"])
+    model.load_state_dict(state)
+    model = model.eval().to(device=device, dtype=dtype)
+    return model.to(memory_format=torch.channels_last)  # type: ignore[call-overload,no-any-return]
+
+
+def _to_tensor(img: np.ndarray, device: str, dtype: torch.dtype) -> torch.Tensor:
+    """(H, W, C) float32 -> (1, C, H, W) in channels-last memory (faster on CPU)."""
+    t = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].to(device, dtype)
+    return t.contiguous(memory_format=torch.channels_last)
+
+
+def _to_numpy(t: torch.Tensor) -> np.ndarray:
+    """(1, C, H, W) -> (H, W, C) float32."""
+    return t[0].permute(1, 2, 0).float().cpu().numpy()
+
+
+def _tile_size(tile: int) -> int:
+    """Tile edge used by the service: a multiple of 4, at least 2 * OVERLAP + 4."""
+    return max(tile - tile % 4, 2 * OVERLAP + 4)
+
+
+def _keep(tile: Tile, height: int, width: int) -> tuple[int, int, int, int]:
+    """Region of a tile whose encoding is kept: the tile minus MARGIN on inner sides."""
+    y0 = tile.y0 + (MARGIN if tile.y0 > 0 else 0)
+    x0 = tile.x0 + (MARGIN if tile.x0 > 0 else 0)
+    y1 = tile.y1 - (MARGIN if tile.y1 < height else 0)
+    x1 = tile.x1 - (MARGIN if tile.x1 < width else 0)
+    return y0, x0, y1, x1
+
+
+class VDIRService(Service):
+    """A trained VDIR model as a Service; ``entry`` names the weights, ``device`` is
+    auto/cpu/cuda/mps (fp16 on CUDA). The model is loaded lazily, once per (id, device)."""
+
+    def __init__(self, entry: EntryLike, device: str = "auto") -> None:
+        self.entry = entry
+        self.device, self.dtype = pick_device(device)
+        self.info = ServiceInfo(
+            task=entry.task, method="vdir", title=entry.title or f"VDIR {entry.task}",
+            description="Blind learned restoration (VDIR); its latent can be steered.",
+            learned=True, params=PARAMS,
+        )  # fmt: skip
+
+    @property
+    def model(self) -> VDIR:
+        """The loaded network (cached across services with the same id and device)."""
+        key = (self.entry.id, self.device)
+        if key not in _CACHE:
+            _CACHE[key] = load_model(weights_path(self.entry), self.device, self.dtype)
+        return _CACHE[key]
+
+    # ---- tiled building blocks (all on images padded to a multiple of 4) ----
+
+    def _encode_tiled(
+        self, img: np.ndarray, tile: int, stage: str = "encode"
+    ) -> Work[tuple[np.ndarray, np.ndarray]]:
+        """(mean, logvar), each (H/4, W/4, L), of a padded (H, W, 3) image; a Progress per tile."""
+        h, w = img.shape[:2]
+        lat = self.model.cfg.latent
+        mean = np.zeros((h // 4, w // 4, lat), np.float32)
+        logvar = np.zeros_like(mean)
+        tiles = [t for row in plan_tiles(h, w, tile, OVERLAP) for t in row]
+        for i, t in enumerate(tiles):
+            with torch.inference_mode():
+                m, lv = self.model.encode(_to_tensor(crop(img, t), self.device, self.dtype))
+            y0, x0, y1, x1 = _keep(t, h, w)
+            src = np.s_[(y0 - t.y0) // 4 : (y1 - t.y0) // 4, (x0 - t.x0) // 4 : (x1 - t.x0) // 4]
+            mean[y0 // 4 : y1 // 4, x0 // 4 : x1 // 4] = _to_numpy(m)[src]
+            logvar[y0 // 4 : y1 // 4, x0 // 4 : x1 // 4] = _to_numpy(lv)[src]
+            yield Progress(i + 1, len(tiles), stage)
+        return mean, logvar
+
+    def _restore_tiled(self, img: np.ndarray, latent: np.ndarray, tile: int) -> Work[np.ndarray]:
+        """f(y, c) over a padded image with its (H/4, W/4, L) latent, blended tiles."""
+        h, w = img.shape[:2]
+        coords: Iterator[Tile] = (t for row in plan_tiles(h, w, tile, OVERLAP) for t in row)
+
+        def fn(part: np.ndarray) -> np.ndarray:
+            t = next(coords)  # process_tiled visits plan_tiles' tiles in row-major order
+            assert part.shape[:2] == t.shape
+            c = latent[t.y0 // 4 : t.y1 // 4, t.x0 // 4 : t.x1 // 4]
+            with torch.inference_mode():
+                out = self.model.restore(
+                    _to_tensor(part, self.device, self.dtype),
+                    _to_tensor(c, self.device, self.dtype),
+                )
+            return _to_numpy(out)
+
+        return (yield from process_tiled(img, fn, tile=tile, overlap=OVERLAP, stage="restore"))
+
+    def _steered(
+        self,
+        img: np.ndarray,
+        mean: np.ndarray,
+        logvar: np.ndarray,
+        params: dict[str, Any],
+        tile: int,
+    ) -> Work[np.ndarray]:
+        """The latent the restorer uses: mean or seeded sample, then steering (module doc)."""
+        seed, strength = int(params["seed"]), float(params["latent_strength"])
+        c = mean
+        if seed >= 0:
+            eps = hashed_normal(mean.shape[:2], mean.shape[2], (0, 0), seed)
+            c = mean + np.exp(0.5 * logvar) * eps
+        if strength != 1.0:
+            far, _ = yield from self._encode_tiled(
+                noisier(img, (0, 0), STEER_SIGMA, 0), tile, stage="steer"
+            )
+            c = c + (strength - 1.0) * (far - mean)
+        return c.astype(np.float32)
+
+    def _run(
+        self, image: np.ndarray, mask: np.ndarray | None, params: dict[str, Any], tile: int
+    ) -> Work[np.ndarray]:
+        img, (h, w) = pad_to_multiple(image, 4)
+        size = _tile_size(tile)
+        mean, logvar = yield from self._encode_tiled(img, size)
+        latent = yield from self._steered(img, mean, logvar, params, size)
+        out = yield from self._restore_tiled(img, latent, size)
+        return out[:h, :w]
+
+    # ---- the VDIR contract: encode / restore / estimate ----
+
+    def encode_with_std(self, y: np.ndarray, tile: int = 512) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std of q(c|y), each float32 (ceil(H/4), ceil(W/4), L)."""
+        img, _ = pad_to_multiple(np.asarray(y, np.float32), 4)
+        mean, logvar = drive(self._encode_tiled(img, _tile_size(tile)))
+        return mean, np.exp(0.5 * logvar).astype(np.float32)
+
+    def encode(self, y: np.ndarray, tile: int = 512) -> np.ndarray:
+        """Mean latent of ``y`` (H, W, 3) in [0, 1]: float32 (ceil(H/4), ceil(W/4), L)."""
+        return self.encode_with_std(y, tile)[0]
+
+    def restore(self, y: np.ndarray, latent: np.ndarray, tile: int = 512) -> Work[np.ndarray]:
+        """Restore ``y`` with a given latent (e.g. from :meth:`encode` of another input).
+
+        ``latent`` must be (ceil(H/4), ceil(W/4), L); returns float32 (H, W, 3) in [0, 1].
+        """
+        img, (h, w) = pad_to_multiple(np.asarray(y, np.float32), 4)
+        expected = (img.shape[0] // 4, img.shape[1] // 4, self.model.cfg.latent)
+        if tuple(latent.shape) != expected:
+            raise InvalidInputError(f"latent of shape {latent.shape} does not fit: need {expected}")
+        out = yield from self._restore_tiled(img, np.asarray(latent, np.float32), _tile_size(tile))
+        return np.clip(out[:h, :w], 0.0, 1.0).astype(np.float32)
+
+    def estimate(self, latent: np.ndarray) -> dict[str, float]:
+        """EST(c) averaged over the image: {"sigma": 0..255} (denoise, old-photo) or
+        {"quality": 0..100} (deblock)."""
+        with torch.inference_mode():
+            est = self.model.estimate(
+                _to_tensor(np.asarray(latent, np.float32), self.device, self.dtype)
+            )
+        value = float(est.float().mean())
+        if self.info.task == "deblock":
+            return {"quality": value * QUALITY_NORM}
+        return {"sigma": value * SIGMA_NORM}

@@ -1,0 +1,79 @@
+"""Training configuration: a JSON file in ``configs/`` parsed into :class:`TrainConfig`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.core.errors import InvalidInputError
+
+TASKS = ("denoise", "deblock", "old-photo")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a run needs besides the data folder and the output folder.
+
+    ``degradation`` holds the task's sampling ranges (see :mod:`app.training.data`);
+    ``lr`` is the peak Adam learning rate, reached after ``warmup`` steps and then
+    decayed with a cosine to ``lr_min`` at ``steps``.
+    """
+
+    task: str
+    arch: dict[str, Any] = field(default_factory=dict)
+    degradation: dict[str, Any] = field(default_factory=dict)
+    patch: int = 64
+    batch: int = 16
+    steps: int = 10000
+    lr: float = 1e-3
+    lr_min: float = 1e-5
+    warmup: int = 100
+    betas: tuple[float, float] = (0.9, 0.99)
+    grad_clip: float = 1.0
+    beta_kl: float = 0.01
+    lambda_rec: float = 1.0
+    lambda_est: float = 1.0
+    use_vae: bool = True
+    seed: int = 0
+    val_images: int = 8
+    val_crop: int = 128
+    log_every: int = 50
+    val_every: int = 500
+    ckpt_minutes: float = 5.0
+    channels_last: bool = True
+    name: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Validate and build; raises InvalidInputError on unknown keys or task."""
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InvalidInputError(f"unknown training config keys: {', '.join(unknown)}")
+        if data.get("task") not in TASKS:
+            raise InvalidInputError(f"config task must be one of {', '.join(TASKS)}")
+        fixed: dict[str, Any] = {k: tuple(v) if k == "betas" else v for k, v in data.items()}
+        return cls(**fixed)
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        """Read a JSON config file."""
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise InvalidInputError(f"cannot read training config {path}: {err}") from err
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible dict (round-trips through :meth:`from_dict`)."""
+        out = asdict(self)
+        out["betas"] = list(self.betas)
+        return out
+
+    def with_overrides(self, **kw: Any) -> TrainConfig:
+        """Copy with some fields replaced (``None`` values ignored)."""
+        data = self.to_dict()
+        data.update({k: v for k, v in kw.items() if v is not None})
+        return TrainConfig.from_dict(data)

@@ -1,0 +1,151 @@
+"""Export a training run as a shipped model: weights, manifest entry and model card.
+
+``python -m app.training.export RUN_DIR --id vdir-denoise --task denoise`` writes
+``models/<id>.safetensors`` (fp16 when rounding the weights changes outputs by less
+than ``FP16_TOLERANCE``, else fp32; the arch config and training summary in the
+safetensors metadata), adds or replaces the entry in ``models/manifest.json`` and writes
+``models/<id>.md`` (see :mod:`app.training.card`). Metrics from ``RUN_DIR/metrics.json``
+(written by :mod:`app.training.evaluate` with ``--run``) are included when present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import save_file
+
+from app.core.errors import PatinaError
+from app.ml.archs.vdir import VDIR, build
+from app.training import checkpoint as ck
+from app.training.card import write_card
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+FP16_TOLERANCE = 0.5 / 255.0
+
+
+def save_weights(model: VDIR, path: Path, meta: dict[str, Any], fp16: bool = False) -> None:
+    """Write ``model``'s weights (fp16 or fp32) and metadata (values JSON-encoded) to ``path``."""
+    dtype = torch.float16 if fp16 else torch.float32
+    tensors = {k: v.detach().cpu().to(dtype).contiguous() for k, v in model.state_dict().items()}
+    meta = {"arch": model.cfg.to_dict(), "format": "patina-vdir-1", **meta}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata={k: json.dumps(v) for k, v in meta.items()})
+
+
+def model_from_run(run_dir: Path) -> tuple[VDIR, dict[str, Any], dict[str, Any]]:
+    """(model in eval mode, training config dict, checkpoint sidecar) of a run folder."""
+    tensors, side = ck.read_checkpoint(run_dir)
+    cfg = json.loads((run_dir / "config.json").read_text())
+    model = build(cfg["arch"])
+    model.load_state_dict(ck.split_prefix(tensors, "model"))
+    return model.eval(), cfg, side
+
+
+def fp16_is_lossless(model: VDIR, size: int = 96, seed: int = 0) -> bool:
+    """Whether fp16-rounded weights change outputs on a noisy test pattern by < tolerance."""
+    gen = torch.Generator().manual_seed(seed)
+    y = (torch.rand(1, 3, size, size, generator=gen) * 0.2 + 0.4).clamp(0, 1)
+    rounded = build(model.cfg.to_dict()).eval()
+    rounded.load_state_dict({k: v.half().float() for k, v in model.state_dict().items()})
+    with torch.no_grad():
+        a, b = model(y, sample=False).restored, rounded(y, sample=False).restored
+    return float((a - b).abs().max()) < FP16_TOLERANCE
+
+
+def manifest_config(model: VDIR) -> dict[str, Any]:
+    """The manifest's ``config``: arch config plus the user-facing params and a description
+    (what the registry shows without importing torch)."""
+    from app.ml.services.vdir import PARAMS
+
+    params = [{**dataclasses.asdict(p), "choices": list(p.choices)} for p in PARAMS]
+    description = "Blind learned restoration (VDIR); its latent can be steered."
+    return {**model.cfg.to_dict(), "params": params, "description": description}
+
+
+def update_manifest(models_dir: Path, entry: dict[str, Any]) -> None:
+    """Add ``entry`` to ``models_dir/manifest.json`` (replacing one with the same id)."""
+    path = models_dir / "manifest.json"
+    data = json.loads(path.read_text()) if path.exists() else {"models": []}
+    data["models"] = [m for m in data.get("models", []) if m.get("id") != entry["id"]]
+    data["models"].append(entry)
+    data["models"].sort(key=lambda m: m["id"])
+    models_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name("manifest.json.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def read_optional(path: Path) -> Any:
+    """JSON content of ``path``, or None if it does not exist."""
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def export_run(
+    run_dir: Path,
+    model_id: str,
+    task: str,
+    *,
+    models_dir: Path = MODELS_DIR,
+    title: str = "",
+    manifest: bool = True,
+) -> dict[str, Any]:
+    """Export ``run_dir``; returns the manifest entry (written unless ``manifest`` is false:
+    then only the weights and the card are written, and the model is not listed)."""
+    from app.ml.macs import count_params, macs_per_pixel
+
+    model, cfg, side = model_from_run(run_dir)
+    fp16 = fp16_is_lossless(model)
+    info = read_optional(run_dir / "run_info.json") or {}
+    training = {"config": cfg, "steps": side["step"], "wall_s": round(side["elapsed"], 1), **info}
+    save_weights(model, models_dir / f"{model_id}.safetensors", {"training": training}, fp16)
+    macs = macs_per_pixel(model, lambda x: model.restore(x, model.encode(x)[0]))
+    entry = {
+        "id": model_id, "task": task, "method": "vdir", "arch": "vdir",
+        "file": f"{model_id}.safetensors", "title": title or f"VDIR {task} (fast)",
+        "config": manifest_config(model), "card": f"{model_id}.md",
+        "metrics": read_optional(run_dir / "metrics.json") or {},
+        "params": count_params(model), "macs_per_pixel": round(macs),
+        "params_inference": count_params(model.encoder) + count_params(model.restorer)
+        + count_params(model.est),
+        "weights_dtype": "float16" if fp16 else "float32", "training": training,
+    }  # fmt: skip
+    if manifest:
+        update_manifest(models_dir, entry)
+    write_card(models_dir / f"{model_id}.md", entry, run_dir)
+    return entry
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: ``python -m app.training.export RUN_DIR --id ID --task TASK [--models DIR]``."""
+    p = argparse.ArgumentParser(prog="patina export", description=__doc__)
+    p.add_argument("run_dir")
+    p.add_argument("--id", required=True)
+    p.add_argument("--task", required=True)
+    p.add_argument("--title", default="")
+    p.add_argument("--models", default=str(MODELS_DIR))
+    p.add_argument("--no-manifest", action="store_true", help="do not list it in the manifest")
+    args = p.parse_args(argv)
+    try:
+        entry = export_run(
+            Path(args.run_dir),
+            args.id,
+            args.task,
+            models_dir=Path(args.models),
+            title=args.title,
+            manifest=not args.no_manifest,
+        )
+    except PatinaError as err:
+        print(f"error: {err}")
+        return 2
+    print(json.dumps({k: entry[k] for k in ("id", "file", "params", "macs_per_pixel")}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

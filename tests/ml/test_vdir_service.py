@@ -1,0 +1,103 @@
+"""VDIRService with a tiny random model: tiling, encode/restore contract, steering, seeds."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from app.core.errors import InvalidInputError
+from app.core.progress import drive
+from app.ml.archs.vdir import VDIR
+from app.ml.services.vdir import VDIRService
+from app.training.export import save_weights
+from tests.ml.test_vdir import TINY
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    task: str
+    file: str
+    title: str = "tiny"
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> VDIRService:
+    torch.manual_seed(0)
+    model = VDIR(TINY)
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.1) if p.dim() > 1 else torch.nn.init.uniform_(p, -0.1, 0.1)
+    path = tmp_path / "tiny.safetensors"
+    save_weights(model, path, {})
+    return VDIRService(Entry(f"tiny-{tmp_path.name}", "denoise", str(path)), device="cpu")
+
+
+def image(h: int, w: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).random((h, w, 3), dtype=np.float32)
+
+
+def forward(service: VDIRService, img: np.ndarray) -> np.ndarray:
+    y = torch.from_numpy(img.transpose(2, 0, 1).copy())[None]
+    with torch.no_grad():
+        out = service.model(y, sample=False).restored
+    return np.clip(out[0].permute(1, 2, 0).numpy(), 0, 1)
+
+
+def test_one_tile_run_equals_one_shot_forward(service: VDIRService) -> None:
+    img = image(37, 50)
+    out = drive(service.run(img))
+    assert out.shape == img.shape and out.dtype == np.float32
+    np.testing.assert_allclose(out, forward(service, img), atol=1e-5)
+
+
+def test_tiled_encode_equals_one_shot_encode(service: VDIRService) -> None:
+    img = image(150, 133)
+    tiled = service.encode(img, tile=72)
+    y = torch.from_numpy(img.transpose(2, 0, 1).copy())[None]
+    with torch.no_grad():
+        mean = service.model.encode(y)[0][0].permute(1, 2, 0).numpy()
+    assert tiled.shape == (38, 34, 4)
+    np.testing.assert_allclose(tiled, mean, atol=1e-5)
+
+
+def test_many_tiles_cover_the_image(service: VDIRService) -> None:
+    img = image(150, 133)
+    reports = []
+    out = drive(service.run(img, tile=72), reports.append)
+    assert out.shape == img.shape
+    assert {r.stage for r in reports} == {"encode", "restore"}
+
+
+def test_restore_with_own_latent_equals_run(service: VDIRService) -> None:
+    img = image(41, 30)
+    latent = service.encode(img)
+    np.testing.assert_allclose(drive(service.restore(img, latent)), drive(service.run(img)),
+                               atol=1e-6)  # fmt: skip
+    with pytest.raises(InvalidInputError, match="latent"):
+        drive(service.restore(img, latent[:-1]))
+
+
+def test_seed_and_strength_params(service: VDIRService) -> None:
+    img = image(32, 40)
+    base = drive(service.run(img))
+    s1 = drive(service.run(img, params={"seed": 3}))
+    assert np.array_equal(s1, drive(service.run(img, params={"seed": 3})))
+    assert not np.allclose(s1, base)
+    assert np.array_equal(base, drive(service.run(img, params={"latent_strength": 1.0})))
+    assert not np.allclose(drive(service.run(img, params={"latent_strength": 2.0})), base)
+
+
+def test_encode_with_std_and_estimate(service: VDIRService) -> None:
+    mean, std = service.encode_with_std(image(24, 24))
+    assert mean.shape == std.shape == (6, 6, 4) and (std > 0).all()
+    est = service.estimate(mean)
+    assert set(est) == {"sigma"} and np.isfinite(est["sigma"])
+
+
+def test_info_and_missing_weights(tmp_path: Path) -> None:
+    svc = VDIRService(Entry("gone", "deblock", str(tmp_path / "no.safetensors")), device="cpu")
+    assert svc.info.key == "deblock/vdir" and svc.info.learned
+    with pytest.raises(InvalidInputError, match="not found"):
+        drive(svc.run(image(8, 8)))

@@ -1,0 +1,35 @@
+"""Export of a (tiny) run: weights + manifest entry + card, loadable by the service."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from app.core.progress import drive
+from app.training.evaluate import mean_rows, service_for
+from app.training.export import export_run, update_manifest
+from app.training.loop import train
+from tests.training.test_loop import data_dir, tiny_config  # noqa: F401
+
+
+def test_export_writes_weights_manifest_and_card(tmp_path: Path, data_dir: Path) -> None:  # noqa: F811
+    run = tmp_path / "run"
+    train(tiny_config().with_overrides(steps=1), data_dir, run)
+    (run / "metrics.json").write_text(json.dumps({"CBSD68 sigma 25": {"psnr": 30.0}}))
+    models = tmp_path / "models"
+    update_manifest(models, {"id": "other", "task": "upscale"})
+    entry = export_run(run, "vdir-tiny", "denoise", models_dir=models)
+    manifest = json.loads((models / "manifest.json").read_text())
+    assert [m["id"] for m in manifest["models"]] == ["other", "vdir-tiny"]
+    assert entry["metrics"]["CBSD68 sigma 25"]["psnr"] == 30.0
+    assert entry["macs_per_pixel"] > 0 and entry["training"]["steps"] == 1
+    assert "30" in (models / "vdir-tiny.md").read_text()
+    service = service_for(models / "vdir-tiny.safetensors", "cpu")
+    assert service.info.task == "denoise"
+    img = np.full((20, 24, 3), 0.5, np.float32)
+    assert drive(service.run(img)).shape == img.shape
+
+
+def test_mean_rows() -> None:
+    rows = [{"psnr": 30.0, "ssim": 0.8}, {"psnr": 32.0, "ssim": 0.9}]
+    assert mean_rows(rows) == {"psnr": 31.0, "ssim": 0.85}
