@@ -113,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
     check_image_output(dst, overwrite=args.overwrite, protect=[src])
     if args.mask is not None and args.task not in MASK_TASKS:
         raise InvalidInputError(f"--mask is only used by --task {' and '.join(MASK_TASKS)}")
+    if (args.no_detect or args.upscale) and args.task != "old-photo":
+        raise InvalidInputError("--no-detect and --upscale are only used by --task old-photo")
     if not 1 <= args.jpeg_quality <= 100:
         raise InvalidInputError(f"--jpeg-quality must be 1..100, got {args.jpeg_quality}")
     loaded = image_io.load(src)

@@ -53,6 +53,7 @@ class ModelEntry:
     config: dict[str, Any]
     card: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
+    default: bool = True  # False: listed, but not chosen when no method is given
 
     @property
     def info(self) -> ServiceInfo:
@@ -95,6 +96,7 @@ def _entry(raw: Mapping[str, Any], folder: Path) -> ModelEntry:
         config=dict(config) if isinstance(config, Mapping) else {"value": config},
         card=str(raw.get("card", "")),
         metrics=dict(raw.get("metrics") or {}),
+        default=bool(raw.get("default", True)),
     )
 
 
@@ -149,11 +151,11 @@ def _check_task(task: str) -> None:
 
 
 def default_method(task: str) -> str:
-    """The method used when none is given: the first learned model of ``task`` if one is
-    listed, else the classical default (denoise bilateral, deblock jpeg-filter, upscale
-    bicubic, inpaint telea)."""
+    """The method used when none is given: the first learned model of ``task`` listed
+    without ``"default": false``, else the classical default (denoise bilateral, deblock
+    jpeg-filter, upscale bicubic, inpaint telea)."""
     _check_task(task)
-    learned = list_models(task)
+    learned = [entry for entry in list_models(task) if entry.default]
     if learned:
         return learned[0].method
     if task not in DEFAULT_METHODS:

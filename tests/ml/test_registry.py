@@ -146,6 +146,12 @@ def test_learned_models_come_first_and_become_default(models_dir: Path) -> None:
     assert [e.id for e in registry.list_models("upscale")] == ["fake-up"]
 
 
+def test_a_model_marked_not_default_is_listed_but_not_chosen(models_dir: Path) -> None:
+    write_manifest(models_dir, [model("fake-inpaint", "inpaint", default=False)])
+    assert registry.list_services("inpaint")[0].method == "fake"
+    assert registry.default_method("inpaint") == "telea"
+
+
 def test_create_learned_service_through_the_factory(models_dir: Path) -> None:
     params = [{"name": "offset", "default": 0.0, "minimum": -1.0, "maximum": 1.0}]
     write_manifest(models_dir, [model("fake-denoise", config={"params": params})])

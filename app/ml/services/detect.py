@@ -1,0 +1,179 @@
+"""Damage detection: per-pixel probability of scratches, dust and tears, tiled.
+
+Two detectors with the same interface, ``probability(image, tile) -> Work[(H, W)]``
+(float32 in [0, 1], one Progress per tile, ``stage="detect"``):
+
+- :class:`LearnedDetector`: the small U-Net of :mod:`app.ml.archs.detector` trained by
+  Patina on synthetic damage over grain/blur/fade (``models/damage-detector``).
+- :class:`TopHatDetector`: the classical baseline: white and black morphological
+  top-hats of the luminance (structuring disk of ``radius``), their maximum mapped to a
+  pseudo-probability ``clip(tophat / (2 * level), 0, 1)``, so 0.5 means "``level``
+  above the local background".
+
+A mask is made from a probability map with :func:`to_mask` (threshold, then grow by
+``grow`` px with :func:`app.core.masks.grow`); the UI does the same without torch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from app.core import masks
+from app.core.errors import InvalidInputError
+from app.core.progress import Work
+from app.core.tiling import process_tiled
+from app.ml.archs.detector import DamageDetector, build
+from app.ml.loading import load_weights, pick_device
+from app.ml.services.base import Service, ServiceInfo, check_image
+from app.ml.services.vdir import MODELS_DIR, EntryLike, weights_path
+
+DETECTOR_ID = "damage-detector"
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_GROW = 1
+OVERLAP = 32
+_CACHE: dict[tuple[str, str], DamageDetector] = {}
+
+
+def to_mask(prob: np.ndarray, threshold: float = DEFAULT_THRESHOLD, grow: float = 0) -> np.ndarray:
+    """Binary float32 (H, W) mask: ``prob >= threshold`` grown by ``grow`` px."""
+    mask = masks.threshold(prob, threshold)
+    return masks.grow(mask, grow) if grow else mask
+
+
+def load_model(path: Path, device: str = "cpu") -> DamageDetector:
+    """A DamageDetector in eval mode from weights whose metadata holds ``arch``."""
+    state, meta = load_weights(path)
+    if not isinstance(meta.get("arch"), dict):
+        raise InvalidInputError(f"{path.name} has no architecture in its metadata")
+    model = build(meta["arch"])
+    model.load_state_dict(state)
+    return model.eval().to(device)
+
+
+class LearnedDetector:
+    """The trained damage detector of a manifest entry."""
+
+    method = "learned"
+
+    def __init__(self, entry: EntryLike, device: str = "auto") -> None:
+        self.entry = entry
+        self.device, _ = pick_device(device)
+
+    @property
+    def model(self) -> DamageDetector:
+        """The loaded network (cached per id and device)."""
+        key = (self.entry.id, self.device)
+        if key not in _CACHE:
+            _CACHE[key] = load_model(weights_path(self.entry), self.device)
+        return _CACHE[key]
+
+    def _tile(self, part: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(part.transpose(2, 0, 1)))[None]
+        with torch.inference_mode():
+            prob = torch.sigmoid(self.model(x.to(self.device)))
+        return prob[0, 0].cpu().numpy().astype(np.float32)
+
+    def probability(self, image: np.ndarray, tile: int = 512) -> Work[np.ndarray]:
+        """Damage probability (H, W) float32 in [0, 1]; yields Progress per tile."""
+        check_image(image)
+        tile = max(tile, 2 * OVERLAP + 8)
+        out = yield from process_tiled(
+            image, self._tile, tile=tile, overlap=OVERLAP, stage="detect"
+        )
+        return np.clip(out[:, :, 0], 0.0, 1.0)
+
+
+class TopHatDetector:
+    """Classical baseline: morphological top-hat of the luminance, thresholded."""
+
+    method = "tophat"
+
+    def __init__(self, radius: int = 4, level: float = 0.3) -> None:
+        self.radius, self.level = radius, level
+
+    def _tile(self, part: np.ndarray) -> np.ndarray:
+        grey = cv2.cvtColor(part, cv2.COLOR_RGB2GRAY)
+        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * self.radius + 1,) * 2)
+        white = cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, disk)
+        black = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, disk)
+        return np.clip(np.maximum(white, black) / (2 * self.level), 0.0, 1.0).astype(np.float32)
+
+    def probability(self, image: np.ndarray, tile: int = 512) -> Work[np.ndarray]:
+        """Pseudo-probability (H, W) float32 in [0, 1]; yields Progress per tile."""
+        check_image(image)
+        tile = max(tile, 2 * OVERLAP + 8)
+        out = yield from process_tiled(
+            image, self._tile, tile=tile, overlap=OVERLAP, stage="detect"
+        )
+        return np.clip(out[:, :, 0], 0.0, 1.0)
+
+
+Detector = LearnedDetector | TopHatDetector
+
+
+@dataclass
+class ManifestEntry:
+    """The fields of a ``models/manifest.json`` entry the mask services read."""
+
+    id: str
+    task: str
+    file: str
+    title: str = ""
+
+
+def models_folder() -> Path:
+    """The registry's models folder (``$PATINA_MODELS_DIR`` honoured), else ``models/``."""
+    try:
+        from app.ml.registry import current_models_dir
+    except ImportError:
+        return MODELS_DIR
+    return current_models_dir()
+
+
+def find_entry(model_id: str, models_dir: Path | None = None) -> ManifestEntry | None:
+    """The manifest entry ``model_id`` whose weights file exists, or None."""
+    models_dir = models_dir if models_dir is not None else models_folder()
+    path = models_dir / "manifest.json"
+    try:
+        models = json.loads(path.read_text()).get("models", [])
+    except (OSError, json.JSONDecodeError):
+        return None
+    for m in models:
+        if m.get("id") == model_id and (models_dir / str(m.get("file", ""))).is_file():
+            file = str(models_dir / m["file"])
+            return ManifestEntry(m["id"], m.get("task", ""), file, m.get("title", ""))
+    return None
+
+
+def default_detector(device: str = "auto") -> Detector:
+    """The learned detector when ``damage-detector`` is shipped, else the top-hat one."""
+    entry = find_entry(DETECTOR_ID)
+    return LearnedDetector(entry, device) if entry is not None else TopHatDetector()
+
+
+class DetectService(Service):
+    """A detector as a Service for the worker pool: returns the image unchanged and
+    leaves the probability in ``extra_layers["probability"]`` (the pool passes it on)."""
+
+    def __init__(self, detector: Detector | None = None, device: str = "auto") -> None:
+        self.detector = detector if detector is not None else default_detector(device)
+        self.device = getattr(self.detector, "device", "cpu")
+        self.extra_layers: dict[str, np.ndarray] = {}
+        self.info = ServiceInfo(
+            task="old-photo", method="detect", title="Damage detection",
+            description="Per-pixel probability of scratches, dust and tears.",
+        )  # fmt: skip
+
+    def _run(
+        self, image: np.ndarray, mask: np.ndarray | None, params: dict[str, Any], tile: int
+    ) -> Work[np.ndarray]:
+        prob = yield from self.detector.probability(image, tile)
+        self.extra_layers = {"probability": prob}
+        return image

@@ -1,0 +1,190 @@
+"""One-click old-photo repair: detect damage -> (user mask) -> inpaint -> restore -> upscale.
+
+:class:`OldPhotoPipeline` holds one object per stage (injected, so tests use tiny
+models) and :meth:`OldPhotoPipeline.run` is a generator yielding Progress per tile of
+every stage (``stage`` = "detect", "inpaint", "restore", "upscale") and returning an
+:class:`OldPhotoResult` with every intermediate image, so the window can put each
+stage on its own layer and the recipe can record every stage's parameters.
+
+Stage choice (:func:`default_pipeline`): the learned damage detector if shipped, else
+the top-hat baseline; learned inpainting if shipped, else Navier-Stokes (OpenCV 5.0's
+float32 Telea overshoots, see docs/inpainting.md); the ``old-photo`` VDIR model if the
+registry lists it, else the denoise one, else no restore stage; the registry's upscaler
+when ``upscale > 1``. Memory: every stage is tiled, so besides the intermediate images
+(kept as layers) only one row of tiles is held at a time.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from app.core.errors import InvalidInputError
+from app.core.progress import Work, relabel
+from app.ml.services.base import ParamSpec, Service, ServiceInfo, check_mask
+from app.ml.services.detect import DEFAULT_GROW, DEFAULT_THRESHOLD, Detector, to_mask
+
+PARAMS = (
+    ParamSpec("detect", True, help="find scratches and dust automatically (else use the mask)"),
+    ParamSpec("threshold", DEFAULT_THRESHOLD, 0.0, 1.0, help="damage probability threshold"),
+    ParamSpec("grow", DEFAULT_GROW, 0, 16, help="grow the detected mask by this many pixels"),
+    ParamSpec("upscale", 1, 1, 4, help="final upscaling factor (1 = none)"),
+)
+
+
+@dataclass
+class OldPhotoResult:
+    """Every stage's output; ``recipe`` lists one dict per stage that ran."""
+
+    final: np.ndarray
+    mask: np.ndarray
+    probability: np.ndarray | None = None
+    inpainted: np.ndarray | None = None
+    restored: np.ndarray | None = None
+    upscaled: np.ndarray | None = None
+    recipe: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class OldPhotoPipeline:
+    """The stages; ``restorer`` and ``upscaler`` may be None (stage skipped)."""
+
+    detector: Detector | None
+    inpainter: Service
+    restorer: Service | None = None
+    upscaler: Service | None = None
+
+    def run(
+        self,
+        image: np.ndarray,
+        *,
+        mask: np.ndarray | None = None,
+        params: Mapping[str, Any] | None = None,
+        tile: int = 512,
+    ) -> Work[OldPhotoResult]:
+        """Run the stages on float32 (H, W, 3) ``image``; a given ``mask`` (1 = damaged)
+        is used as is (``detect`` false) or merged with the detection (``detect`` true)."""
+        p = resolve(params)
+        size = image.shape[:2]
+        res = OldPhotoResult(final=image, mask=np.zeros(size, np.float32))
+        if mask is not None:
+            res.mask = check_mask(mask, size)
+        if p["detect"] and self.detector is not None:
+            prob = yield from relabel(self.detector.probability(image, tile), "detect")
+            res.probability = prob
+            res.mask = np.maximum(res.mask, to_mask(prob, p["threshold"], p["grow"]))
+            res.recipe.append(_entry("detect", self.detector.method, p, ("threshold", "grow")))
+        current = image
+        if res.mask.any():
+            current = yield from _stage(self.inpainter, current, res.mask, {}, tile, res)
+            res.inpainted = current
+        if self.restorer is not None:
+            current = yield from _stage(self.restorer, current, None, {}, tile, res)
+            res.restored = current
+        if p["upscale"] > 1 and self.upscaler is not None:
+            extra = {"scale": p["upscale"]}
+            current = yield from _stage(self.upscaler, current, None, extra, tile, res)
+            res.upscaled = current
+        res.final = current
+        return res
+
+
+def resolve(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The pipeline parameters (defaults overlaid, validated)."""
+    given = dict(params or {})
+    return {spec.name: spec.validate(given.get(spec.name, spec.default)) for spec in PARAMS}
+
+
+def _entry(stage: str, method: str, p: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {"stage": stage, "method": method, "params": {k: p[k] for k in keys}}
+
+
+def _stage(
+    service: Service,
+    image: np.ndarray,
+    mask: np.ndarray | None,
+    params: dict[str, Any],
+    tile: int,
+    res: OldPhotoResult,
+) -> Work[np.ndarray]:
+    """Run one service stage and record it in ``res.recipe``."""
+    resolved = service.resolve_params(params)
+    work = service.run(image, mask=mask, params=resolved, tile=tile)
+    out = yield from relabel(work, service.info.task)
+    res.recipe.append({"stage": service.info.task, "method": service.info.key, "params": resolved})
+    return out
+
+
+class OldPhotoService(Service):
+    """The pipeline as a Service (``old-photo/pipeline``): returns only the final image."""
+
+    def __init__(self, pipeline: OldPhotoPipeline, device: str = "cpu") -> None:
+        self.pipeline = pipeline
+        self.device = device
+        self.last: OldPhotoResult | None = None
+        scale = 0 if pipeline.upscaler is not None else 1
+        self.info = ServiceInfo(
+            task="old-photo", method="pipeline", title="Old-photo repair (one click)",
+            description="Detect scratches and dust, inpaint them, restore, optionally upscale.",
+            scale=scale, learned=True, params=PARAMS,
+        )  # fmt: skip
+
+    def output_scale(self, params: Mapping[str, Any] | None = None) -> int:
+        """The upscaling factor these parameters produce."""
+        return int(resolve(params)["upscale"]) if self.pipeline.upscaler is not None else 1
+
+    def _run(
+        self, image: np.ndarray, mask: np.ndarray | None, params: dict[str, Any], tile: int
+    ) -> Work[np.ndarray]:
+        if not params["detect"] and mask is None:
+            raise InvalidInputError("without detection the old-photo repair needs a mask")
+        self.last = yield from self.pipeline.run(image, mask=mask, params=params, tile=tile)
+        return self.last.final
+
+
+def default_pipeline(device: str = "auto") -> OldPhotoPipeline:
+    """Stages from ``models/`` and the registry, with fallbacks (see module docstring)."""
+    from app.ml.classical import NavierStokesInpainter
+    from app.ml.services.detect import default_detector, find_entry
+    from app.ml.services.inpaint import INPAINT_ID, InpaintService
+
+    entry = find_entry(INPAINT_ID)
+    inpainter: Service = NavierStokesInpainter()
+    if entry is not None:
+        inpainter = InpaintService(entry, device)
+    registry = _registry()
+    restorer = _restorer(registry, device)
+    upscaler = _service(registry, "upscale", None, device)
+    return OldPhotoPipeline(default_detector(device), inpainter, restorer, upscaler)
+
+
+def _registry() -> Any:
+    """``app.ml.registry`` (imported by name), or None when it is not installed."""
+    try:
+        return importlib.import_module("app.ml.registry")
+    except ImportError:
+        return None
+
+
+def _service(registry: Any, task: str, method: str | None, device: str) -> Service | None:
+    if registry is None:
+        return None
+    try:
+        return registry.create_service(task, method, device=device)  # type: ignore[no-any-return]
+    except InvalidInputError:
+        return None
+
+
+def _restorer(registry: Any, device: str) -> Service | None:
+    """The ``old-photo`` VDIR model if listed, else the ``denoise`` one, else None."""
+    if registry is None:
+        return None
+    ids = {e.id for e in registry.list_models()}
+    for model_id, task in (("vdir-old-photo", "old-photo"), ("vdir-denoise", "denoise")):
+        if model_id in ids:
+            return _service(registry, task, "vdir", device)
+    return None

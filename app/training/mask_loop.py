@@ -1,0 +1,254 @@
+"""Training loop for the mask tasks (inpainting, damage detection), reusing the VDIR
+machinery: safetensors checkpoints (:mod:`app.training.checkpoint`), the warm-up +
+cosine schedule and JSON-lines logger (:mod:`app.training.loop`), the image bank
+(:mod:`app.training.data`) and ``run_info.json`` (:mod:`app.training.cli`).
+
+A task is a :class:`MaskTask`: how to build the model, sample a batch, compute the
+loss and validate. Run folder layout and the ``STOP`` file work as in the VDIR loop.
+``python -m app.training.mask_loop configs/inpaint_fast.json --out runs/inpaint``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+import numpy as np
+import torch
+from torch import nn
+
+from app.core.errors import InvalidInputError, PatinaError
+from app.training import checkpoint as ck
+from app.training.config import TrainConfig
+from app.training.data import split_bank
+from app.training.loop import Logger, lr_at
+
+MASK_TASKS = ("inpaint", "detect")
+
+
+@dataclass(frozen=True)
+class MaskTaskConfig:
+    """Config of an inpainting or detection run (JSON in ``configs/``).
+
+    ``data`` holds the task's sampling settings (see the task module); ``k_train`` and
+    ``gamma`` are DL-Net's unrolled steps and step size (inpainting only).
+    """
+
+    task: str
+    arch: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    patch: int = 96
+    batch: int = 8
+    steps: int = 5000
+    lr: float = 1e-3
+    lr_min: float = 1e-5
+    warmup: int = 100
+    betas: tuple[float, float] = (0.9, 0.99)
+    grad_clip: float = 1.0
+    k_train: int = 5
+    gamma: float = 1e-3
+    seed: int = 0
+    val_images: int = 8
+    val_crop: int = 128
+    log_every: int = 25
+    val_every: int = 250
+    ckpt_minutes: float = 5.0
+    name: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MaskTaskConfig:
+        """Validate and build; InvalidInputError on unknown keys or task."""
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise InvalidInputError(f"unknown training config keys: {', '.join(unknown)}")
+        if data.get("task") not in MASK_TASKS:
+            raise InvalidInputError(f"config task must be one of {', '.join(MASK_TASKS)}")
+        fixed: dict[str, Any] = {k: tuple(v) if k == "betas" else v for k, v in data.items()}
+        return cls(**fixed)
+
+    @classmethod
+    def load(cls, path: str | Path) -> MaskTaskConfig:
+        """Read a JSON config file."""
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except (OSError, json.JSONDecodeError) as err:
+            raise InvalidInputError(f"cannot read training config {path}: {err}") from err
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible dict."""
+        out = asdict(self)
+        out["betas"] = list(self.betas)
+        return out
+
+
+Batch = tuple[torch.Tensor, ...]
+
+
+class MaskTask(Protocol):
+    """What the loop needs from a task module."""
+
+    def build(self, arch: dict[str, Any]) -> nn.Module: ...
+    def sample(
+        self, bank: list[np.ndarray], cfg: MaskTaskConfig, rng: np.random.Generator
+    ) -> Batch: ...
+    def loss(
+        self, model: nn.Module, batch: Batch, cfg: MaskTaskConfig
+    ) -> dict[str, torch.Tensor]: ...
+    def val_set(self, bank: list[np.ndarray], cfg: MaskTaskConfig) -> Batch: ...
+    def validate(self, model: nn.Module, val: Batch, cfg: MaskTaskConfig) -> dict[str, float]: ...
+
+
+def task_for(name: str) -> MaskTask:
+    """The task module of ``name`` (imported lazily)."""
+    if name == "inpaint":
+        from app.training import inpaint_task
+
+        return cast(MaskTask, inpaint_task)
+    from app.training import detect_task
+
+    return cast(MaskTask, detect_task)
+
+
+@dataclass
+class State:
+    """Everything a checkpoint restores."""
+
+    model: nn.Module
+    opt: torch.optim.Optimizer
+    rng: np.random.Generator
+    step: int = 0
+    elapsed: float = 0.0
+
+
+def new_state(cfg: MaskTaskConfig, task: MaskTask) -> State:
+    """Fresh seeded model, optimiser and numpy RNG."""
+    torch.manual_seed(cfg.seed)
+    model = task.build(cfg.arch)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas)
+    return State(model, opt, np.random.default_rng(cfg.seed))
+
+
+def save(state: State, run_dir: Path) -> None:
+    """Checkpoint ``state`` (via :func:`app.training.checkpoint.save_checkpoint`)."""
+    meta = {
+        "step": state.step,
+        "elapsed": state.elapsed,
+        "numpy_rng": state.rng.bit_generator.state,
+    }
+    ck.save_checkpoint(run_dir, state.model, state.opt, {"torch": torch.get_rng_state()}, meta)
+
+
+def restore(state: State, run_dir: Path) -> None:
+    """Load the checkpoint of ``run_dir`` into ``state``."""
+    tensors, side = ck.read_checkpoint(run_dir)
+    state.model.load_state_dict(ck.split_prefix(tensors, "model"))
+    ck.load_optimizer(state.opt, tensors, side["param_groups"])
+    torch.set_rng_state(tensors["rng.torch"])
+    state.rng.bit_generator.state = side["numpy_rng"]
+    state.step, state.elapsed = int(side["step"]), float(side["elapsed"])
+
+
+def train_step(state: State, task: MaskTask, batch: Batch, cfg: MaskTaskConfig) -> dict[str, float]:
+    """One Adam step at the scheduled learning rate; returns the loss terms."""
+    for group in state.opt.param_groups:
+        group["lr"] = lr_at(cast(TrainConfig, cfg), state.step)
+    terms = task.loss(state.model, batch, cfg)
+    state.opt.zero_grad(set_to_none=True)
+    terms["total"].backward()
+    if cfg.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(state.model.parameters(), cfg.grad_clip)
+    state.opt.step()
+    state.step += 1
+    return {k: float(v.detach()) for k, v in terms.items()}
+
+
+def train(
+    cfg: MaskTaskConfig, data_dir: Path, run_dir: Path, *, resume: bool = False
+) -> dict[str, Any]:
+    """Train to ``cfg.steps`` (or until ``run_dir/STOP`` exists); returns a summary."""
+    task = task_for(cfg.task)
+    state = new_state(cfg, task)
+    if resume and (run_dir / ck.SIDECAR).exists():
+        restore(state, run_dir)
+    bank, val_bank = split_bank(data_dir, cfg.val_images)
+    val = task.val_set(val_bank, cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    log, scores = Logger(run_dir), {}
+    last_ckpt = t_mark = time.time()
+    while state.step < cfg.steps and not (run_dir / "STOP").exists():
+        terms = train_step(state, task, task.sample(bank, cfg, state.rng), cfg)
+        now = time.time()
+        state.elapsed, t_mark = state.elapsed + now - t_mark, now
+        if state.step % cfg.log_every == 0:
+            rounded = {k: round(v, 5) for k, v in terms.items()}
+            log({"step": state.step, "elapsed": round(state.elapsed, 1), **rounded})
+        validating = state.step % cfg.val_every == 0 or state.step == cfg.steps
+        if validating:
+            scores = task.validate(state.model, val, cfg)
+            log({"step": state.step, **{k: round(v, 4) for k, v in scores.items()}})
+        if validating or now - last_ckpt > 60 * cfg.ckpt_minutes:
+            save(state, run_dir)
+            last_ckpt = t_mark = time.time()
+    save(state, run_dir)
+    return {"step": state.step, "elapsed": state.elapsed, **scores}
+
+
+def timed_steps(cfg: MaskTaskConfig, data_dir: Path, n: int) -> float:
+    """Mean seconds per training step over ``n`` steps after one warm-up (for sizing)."""
+    task = task_for(cfg.task)
+    state = new_state(cfg, task)
+    bank, _ = split_bank(data_dir, 0)
+    train_step(state, task, task.sample(bank, cfg, state.rng), cfg)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        train_step(state, task, task.sample(bank, cfg, state.rng), cfg)
+    return (time.perf_counter() - t0) / n
+
+
+def main(argv: list[str] | None = None, _train: Callable[..., Any] = train) -> int:
+    """CLI; prints the summary as JSON. 0 on success, 2 on a user error."""
+    from app.training.cli import DEFAULT_DATA, write_run_info
+
+    p = argparse.ArgumentParser(prog="python -m app.training.mask_loop")
+    p.add_argument("config")
+    p.add_argument("--data", default=DEFAULT_DATA)
+    p.add_argument("--out", default=None)
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--time", type=int, default=0, help="only time N steps and exit")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    try:
+        cfg = MaskTaskConfig.load(args.config)
+        if args.steps:
+            cfg = MaskTaskConfig.from_dict({**cfg.to_dict(), "steps": args.steps})
+        if args.time:
+            print(
+                json.dumps({"s_per_step": round(timed_steps(cfg, Path(args.data), args.time), 3)})
+            )
+            return 0
+        out = Path(args.out or f"runs/{Path(args.config).stem}")
+        write_run_info(out, list(argv or []), "cpu", args.data)
+        info = json.loads((out / "run_info.json").read_text())
+        info["command"] = info["command"].replace("app.training ", "app.training.mask_loop ", 1)
+        (out / "run_info.json").write_text(json.dumps(info, indent=2))
+        summary = _train(cfg, Path(args.data), out, resume=args.resume)
+    except PatinaError as err:
+        print(f"error: {err}")
+        return 2
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,104 @@
+"""Damage panel flow: detect -> threshold slider changes the mask -> brush correction ->
+inpaint result layer (known pixels unchanged) -> undo walks back each stage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtTest import QTest
+
+from app.core.damage import scratches
+from app.core.document import Document
+from app.core.layers import LayerKind
+from app.ml.classical import NavierStokesInpainter
+from app.ml.services.detect import DetectService, TopHatDetector
+
+
+def _scan() -> np.ndarray:
+    rng = np.random.default_rng(3)
+    base = np.full((120, 160, 3), 0.45, np.float32) + rng.normal(0, 0.01, (120, 160, 3))
+    damaged, _ = scratches(base.clip(0, 1).astype(np.float32), 0.6, rng)
+    return damaged
+
+
+def _drag(window, points: list[tuple[float, float]]) -> None:  # noqa: ANN001
+    viewport = window.area.view.viewport()
+
+    def at(x: float, y: float) -> QPoint:
+        return window.area.view.mapFromScene(QPointF(x, y))
+
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     at(*points[0]))  # fmt: skip
+    for x, y in points[1:]:
+        QTest.mouseMove(viewport, at(x, y))
+    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                       at(*points[-1]))  # fmt: skip
+
+
+@pytest.fixture
+def damage(window):  # noqa: ANN001, ANN201
+    ctl = window.damage
+    ctl.detect_factory = lambda: DetectService(TopHatDetector())
+    ctl.inpaint_factory = NavierStokesInpainter
+    ctl.ask = lambda: pytest.fail("asked although the user painted nothing")
+    window.set_document(Document.from_image(_scan()))
+    return ctl
+
+
+def _detect(qtbot, ctl) -> None:  # noqa: ANN001
+    with qtbot.waitSignal(ctl.detected, timeout=30_000):
+        ctl.detect()
+
+
+def test_detect_slider_brush_inpaint_undo(window, qtbot, damage) -> None:  # noqa: ANN001
+    doc = window.document
+    _detect(qtbot, damage)
+    prob = doc.layers.find(LayerKind.PROBABILITY)
+    assert prob is not None and prob.data.shape == doc.size
+    first = doc.mask_layer().data.copy()
+    assert first.any()
+    damage.panel.threshold.setValue(0.9)  # stricter -> fewer pixels, same undo step
+    strict = doc.mask_layer().data.copy()
+    assert strict.sum() < first.sum()
+    assert doc.history.undo_texts.count("Detected damage") == 1
+    assert doc.recipe[-1] == {"task": "detect", "method": "tophat",
+                              "params": {"threshold": 0.9, "grow": 1}}  # fmt: skip
+    window.set_tool("brush")
+    window.set_brush_radius(3)
+    _drag(window, [(10, 10), (30, 10)])  # brush correction
+    painted = doc.mask_layer().data.copy()
+    assert painted[10, 12:28].min() > 0.99
+    with qtbot.waitSignal(window.jobs.result_applied, timeout=30_000):
+        damage.inpaint()
+    result = doc.result_layer()
+    assert result is not None
+    keep = painted == 0
+    assert np.array_equal(result.data[keep], doc.original.data[keep])
+    assert not np.allclose(result.data[~keep], doc.original.data[~keep])
+    window.undo()  # inpaint
+    assert doc.result_layer() is None
+    window.undo()  # brush stroke
+    assert np.array_equal(doc.mask_layer().data, strict)
+    window.undo()  # detected mask (slider updates shared one step)
+    assert not doc.mask_layer().data.any()
+    assert not any(e.get("task") == "detect" for e in doc.recipe)
+    window.undo()  # probability layer
+    assert doc.layers.find(LayerKind.PROBABILITY) is None
+
+
+def test_slider_asks_before_replacing_a_painted_mask(window, qtbot, damage) -> None:  # noqa: ANN001
+    doc = window.document
+    _detect(qtbot, damage)
+    window.set_tool("brush")
+    window.set_brush_radius(3)
+    _drag(window, [(10, 100), (40, 100)])
+    painted = doc.mask_layer().data.copy()
+    answers: list[str] = ["cancel", "merge"]
+    damage.ask = lambda: answers.pop(0)
+    damage.panel.grow.setValue(3)  # cancel: the user's mask stays
+    assert np.array_equal(doc.mask_layer().data, painted)
+    damage.panel.grow.setValue(2)  # merge: painted pixels kept, detection added
+    merged = doc.mask_layer().data
+    assert merged[100, 12:38].min() > 0.99 and merged.sum() >= painted.sum()
+    assert not answers
