@@ -40,8 +40,8 @@ from app.commands.common import (
     Subparsers,
     add_command,
     add_device_option,
+    add_param_option,
     coerce_text,
-    key_value,
     positive_int,
     stderr_is_terminal,
 )
@@ -71,10 +71,7 @@ def add_parser(subparsers: Subparsers, parents: Sequence[argparse.ArgumentParser
     p.add_argument("--recipe", metavar="R.json", type=Path, help="recipe file to apply")
     p.add_argument("--save-recipe", metavar="R.json", type=Path, help="write the recipe used")
     p.add_argument("--sigma", type=float, help="noise level on the 0..255 scale")
-    p.add_argument(
-        "--param", metavar="NAME=VALUE", type=key_value, action="append", default=[],
-        help="a parameter of the method (repeatable)",
-    )  # fmt: skip
+    add_param_option(p, "a parameter of the method (repeatable)")
     p.add_argument(
         "--resume", action="store_true", help="continue the batch in OUT with its recipe"
     )

@@ -5,16 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from app.commands.common import (
     Subparsers,
     add_command,
     add_device_option,
+    add_json_output_options,
     add_task_option,
+    add_tile_option,
     check_output,
-    positive_int,
     progress_bar,
     write_json,
 )
@@ -43,13 +43,7 @@ def add_parser(subparsers: Subparsers, parents: Sequence[argparse.ArgumentParser
         metavar="1,12",
         help="comma-separated sizes in megapixels (default 1,12)",
     )
-    p.add_argument(
-        "--tile",
-        metavar="N",
-        type=positive_int,
-        default=512,
-        help="tile size in pixels (default 512)",
-    )
+    add_tile_option(p, "tile size in pixels (default 512)")
     p.add_argument(
         "--max-seconds",
         type=float,
@@ -58,8 +52,7 @@ def add_parser(subparsers: Subparsers, parents: Sequence[argparse.ArgumentParser
         help="skip a size estimated to take longer than this (default 60)",
     )
     add_device_option(p)
-    p.add_argument("--json", metavar="OUT.json", type=Path, help="write the results as JSON")
-    p.add_argument("--overwrite", action="store_true", help="replace the JSON file if it exists")
+    add_json_output_options(p, "write the results as JSON")
     p.set_defaults(func=run)
 
 

@@ -42,6 +42,44 @@ def add_device_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_io_arguments(parser: argparse.ArgumentParser, input_help: str, output_help: str) -> None:
+    """Positional ``IN`` and required ``-o/--output OUT`` (both paths)."""
+    parser.add_argument("input", metavar="IN", type=Path, help=input_help)
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        type=Path,
+        required=True,
+        help=output_help,
+    )
+
+
+def add_tile_option(parser: argparse.ArgumentParser, help_text: str, default: int = 512) -> None:
+    """``--tile N`` (a positive int, ``default`` pixels)."""
+    parser.add_argument("--tile", metavar="N", type=positive_int, default=default, help=help_text)
+
+
+def add_param_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """Repeatable ``--param NAME=VALUE``, collected as a list of (name, value) pairs."""
+    parser.add_argument(
+        "--param",
+        metavar="NAME=VALUE",
+        type=key_value,
+        action="append",
+        default=[],
+        help=help_text,
+    )
+
+
+def add_json_output_options(parser: argparse.ArgumentParser, json_help: str) -> None:
+    """``--json OUT.json`` and ``--overwrite`` (replace the JSON file if it exists)."""
+    parser.add_argument("--json", metavar="OUT.json", type=Path, help=json_help)
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the JSON file if it exists"
+    )
+
+
 def add_task_option(parser: argparse.ArgumentParser, *, required: bool) -> None:
     """``--task`` with the choices of :data:`app.ml.services.base.TASKS`."""
     parser.add_argument(

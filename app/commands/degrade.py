@@ -12,6 +12,7 @@ from typing import Any
 from app.commands.common import (
     Subparsers,
     add_command,
+    add_io_arguments,
     check_distinct,
     check_image_output,
     check_output,
@@ -49,15 +50,7 @@ def add_parser(subparsers: Subparsers, parents: Sequence[argparse.ArgumentParser
         "and written as 8-bit by default (the evaluation protocol). Example: patina degrade "
         "photo.png -o noisy.png --sigma 25 --scratches 0.5 --mask-out damage.png",
     )
-    p.add_argument("input", metavar="IN", type=Path, help="clean image")
-    p.add_argument(
-        "-o",
-        "--output",
-        metavar="OUT",
-        type=Path,
-        required=True,
-        help="where to write the degraded image",
-    )
+    add_io_arguments(p, "clean image", "where to write the degraded image")
     for option, (field, kind, metavar, text) in SPEC_OPTIONS.items():
         p.add_argument(option, dest=f"spec_{field}", type=kind, metavar=metavar, help=text)
     p.add_argument(

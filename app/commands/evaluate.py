@@ -12,9 +12,11 @@ from app.commands.common import (
     Subparsers,
     add_command,
     add_device_option,
+    add_json_output_options,
+    add_param_option,
     add_task_option,
+    add_tile_option,
     check_output,
-    key_value,
     positive_int,
     progress_bar,
     write_json,
@@ -69,21 +71,8 @@ def add_parser(subparsers: Subparsers, parents: Sequence[argparse.ArgumentParser
         help="inpaint: random square holes, e.g. 32x8 (else the spec's damage)",
     )
     p.add_argument("--limit", metavar="N", type=positive_int, help="use only the first N images")
-    p.add_argument(
-        "--param",
-        metavar="NAME=VALUE",
-        type=key_value,
-        action="append",
-        default=[],
-        help="set a parameter of the method (repeatable)",
-    )
-    p.add_argument(
-        "--tile",
-        metavar="N",
-        type=positive_int,
-        default=512,
-        help="tile size in pixels (default 512)",
-    )
+    add_param_option(p, "set a parameter of the method (repeatable)")
+    add_tile_option(p, "tile size in pixels (default 512)")
     add_device_option(p)
     p.add_argument(
         "--float",
@@ -91,8 +80,7 @@ def add_parser(subparsers: Subparsers, parents: Sequence[argparse.ArgumentParser
         action="store_true",
         help="unclipped, unrounded float protocol (to compare with papers)",
     )
-    p.add_argument("--json", metavar="OUT.json", type=Path, help="write the full report as JSON")
-    p.add_argument("--overwrite", action="store_true", help="replace the JSON file if it exists")
+    add_json_output_options(p, "write the full report as JSON")
     p.set_defaults(func=run)
 
 

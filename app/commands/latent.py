@@ -28,8 +28,8 @@ from app.commands.common import (
     add_command,
     add_device_option,
     add_task_option,
+    add_tile_option,
     check_output,
-    positive_int,
 )
 from app.core import image_io
 from app.core.atomic import atomic_write
@@ -57,8 +57,7 @@ def add_parser(subparsers: Subparsers, parents: Sequence[argparse.ArgumentParser
     p.add_argument("--out", metavar="LATENTS.npz", type=Path, required=True, help="where to write")
     add_task_option(p, required=False)
     p.add_argument("--method", help="a VDIR method of the task (default: the task's default)")
-    p.add_argument("--tile", metavar="N", type=positive_int, default=DEFAULT_TILE,
-                   help="tile size in pixels (default 512)")  # fmt: skip
+    add_tile_option(p, "tile size in pixels (default 512)", default=DEFAULT_TILE)
     add_device_option(p)
     p.add_argument("--overwrite", action="store_true", help="replace the .npz if it exists")
     p.set_defaults(func=run)

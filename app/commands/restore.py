@@ -16,9 +16,11 @@ from app.commands.common import (
     Subparsers,
     add_command,
     add_device_option,
+    add_io_arguments,
+    add_param_option,
     add_task_option,
+    add_tile_option,
     check_image_output,
-    key_value,
     positive_int,
     progress_bar,
     service_params,
@@ -44,15 +46,7 @@ def add_parser(subparsers: Subparsers, parents: Sequence[argparse.ArgumentParser
         "(where the format allows) 16-bit depth. Example: patina restore scan.tif -o "
         "clean.tif --task denoise --sigma 15",
     )
-    p.add_argument("input", metavar="IN", type=Path, help="image to restore")
-    p.add_argument(
-        "-o",
-        "--output",
-        metavar="OUT",
-        type=Path,
-        required=True,
-        help="where to write the result (format from the suffix)",
-    )
+    add_io_arguments(p, "image to restore", "where to write the result (format from the suffix)")
     add_task_option(p, required=True)
     p.add_argument(
         "--method", help="which method of the task (default: the task's default; see 'patina info')"
@@ -72,21 +66,8 @@ def add_parser(subparsers: Subparsers, parents: Sequence[argparse.ArgumentParser
         help="old-photo: do not detect damage, use only --mask",
     )
     p.add_argument("--upscale", type=positive_int, help="old-photo: final upscaling factor")
-    p.add_argument(
-        "--param",
-        metavar="NAME=VALUE",
-        type=key_value,
-        action="append",
-        default=[],
-        help="any other parameter of the method (repeatable)",
-    )
-    p.add_argument(
-        "--tile",
-        metavar="N",
-        type=positive_int,
-        default=512,
-        help="tile size in pixels; smaller uses less memory (default 512)",
-    )
+    add_param_option(p, "any other parameter of the method (repeatable)")
+    add_tile_option(p, "tile size in pixels; smaller uses less memory (default 512)")
     add_device_option(p)
     p.add_argument(
         "--bit-depth",

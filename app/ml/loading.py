@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from safetensors import safe_open
@@ -13,6 +14,7 @@ from safetensors.torch import load_file
 from app.core.errors import InvalidInputError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+M = TypeVar("M", bound=torch.nn.Module)
 
 
 def _mps_available() -> bool:
@@ -53,6 +55,20 @@ def load_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
     except Exception as err:  # safetensors raises several types for a bad file
         raise InvalidInputError(f"{path.name} is not a readable safetensors file: {err}") from err
     return {k: v.float() for k, v in tensors.items()}, {k: _maybe_json(v) for k, v in raw.items()}
+
+
+def load_arch_model(path: Path, build: Callable[[dict[str, Any]], M]) -> M:
+    """``build(arch)`` with the weights of ``path`` loaded; ``arch`` comes from its metadata.
+
+    The model is returned as ``build`` made it (CPU, float32, mode unchanged). Raises
+    InvalidInputError when the file is unreadable or its metadata has no ``arch`` dict.
+    """
+    state, meta = load_weights(path)
+    if not isinstance(meta.get("arch"), dict):
+        raise InvalidInputError(f"{path.name} has no architecture in its metadata")
+    model = build(meta["arch"])
+    model.load_state_dict(state)
+    return model
 
 
 def _maybe_json(value: str) -> Any:

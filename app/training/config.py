@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from app.core.errors import InvalidInputError
 
@@ -13,17 +13,18 @@ TASKS = ("denoise", "deblock", "old-photo")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Everything a run needs besides the data folder and the output folder.
+class BaseTrainConfig:
+    """Fields and JSON handling shared by every training config.
 
-    ``degradation`` holds the task's sampling ranges (see :mod:`app.training.data`);
     ``lr`` is the peak Adam learning rate, reached after ``warmup`` steps and then
-    decayed with a cosine to ``lr_min`` at ``steps``.
+    decayed with a cosine to ``lr_min`` at ``steps``. Subclasses add their task's
+    fields, may override defaults and set ``tasks`` (the accepted ``task`` values).
     """
+
+    tasks: ClassVar[tuple[str, ...]] = ()
 
     task: str
     arch: dict[str, Any] = field(default_factory=dict)
-    degradation: dict[str, Any] = field(default_factory=dict)
     patch: int = 64
     batch: int = 16
     steps: int = 10000
@@ -32,33 +33,27 @@ class TrainConfig:
     warmup: int = 100
     betas: tuple[float, float] = (0.9, 0.99)
     grad_clip: float = 1.0
-    beta_kl: float = 0.01
-    lambda_rec: float = 1.0
-    lambda_est: float = 1.0
-    use_vae: bool = True
     seed: int = 0
     val_images: int = 8
     val_crop: int = 128
     log_every: int = 50
     val_every: int = 500
     ckpt_minutes: float = 5.0
-    channels_last: bool = True
     name: str = ""
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+    def from_dict(cls, data: dict[str, Any]) -> Self:
         """Validate and build; raises InvalidInputError on unknown keys or task."""
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = sorted(set(data) - known)
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
         if unknown:
             raise InvalidInputError(f"unknown training config keys: {', '.join(unknown)}")
-        if data.get("task") not in TASKS:
-            raise InvalidInputError(f"config task must be one of {', '.join(TASKS)}")
+        if data.get("task") not in cls.tasks:
+            raise InvalidInputError(f"config task must be one of {', '.join(cls.tasks)}")
         fixed: dict[str, Any] = {k: tuple(v) if k == "betas" else v for k, v in data.items()}
         return cls(**fixed)
 
     @classmethod
-    def load(cls, path: str | Path) -> TrainConfig:
+    def load(cls, path: str | Path) -> Self:
         """Read a JSON config file."""
         try:
             data = json.loads(Path(path).read_text())
@@ -71,6 +66,24 @@ class TrainConfig:
         out = asdict(self)
         out["betas"] = list(self.betas)
         return out
+
+
+@dataclass(frozen=True)
+class TrainConfig(BaseTrainConfig):
+    """Everything a VDIR run needs besides the data folder and the output folder.
+
+    ``degradation`` holds the task's sampling ranges (see :mod:`app.training.data`);
+    the schedule and shared fields are described in :class:`BaseTrainConfig`.
+    """
+
+    tasks: ClassVar[tuple[str, ...]] = TASKS
+
+    degradation: dict[str, Any] = field(default_factory=dict)
+    beta_kl: float = 0.01
+    lambda_rec: float = 1.0
+    lambda_est: float = 1.0
+    use_vae: bool = True
+    channels_last: bool = True
 
     def with_overrides(self, **kw: Any) -> TrainConfig:
         """Copy with some fields replaced (``None`` values ignored)."""

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from app.ml.archs.vdir import VDIR, build
 from app.training import checkpoint as ck
-from app.training.config import TrainConfig
+from app.training.config import BaseTrainConfig, TrainConfig
 from app.training.data import sample_batch, split_bank, validation_set
 
 
@@ -37,7 +37,7 @@ class RunState:
     elapsed: float = 0.0
 
 
-def lr_at(cfg: TrainConfig, step: int) -> float:
+def lr_at(cfg: BaseTrainConfig, step: int) -> float:
     """Linear warm-up to ``cfg.lr`` then cosine decay to ``cfg.lr_min`` at ``cfg.steps``."""
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
@@ -149,6 +149,24 @@ def _to_device(arrays: tuple[np.ndarray, ...], device: str, cl: bool) -> list[to
     return [torch.from_numpy(a).to(device).contiguous(memory_format=fmt) for a in arrays]
 
 
+def optimizer_step(
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    terms: dict[str, torch.Tensor],
+    grad_clip: float,
+) -> dict[str, float]:
+    """Backpropagate ``terms["total"]``, clip to ``grad_clip`` (if > 0) and step ``opt``.
+
+    Returns the loss terms as floats.
+    """
+    opt.zero_grad(set_to_none=True)
+    terms["total"].backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    opt.step()
+    return {k: float(v.detach()) for k, v in terms.items()}
+
+
 def train_step(state: RunState, batch: list[torch.Tensor], cfg: TrainConfig) -> dict[str, float]:
     """One optimiser step at the scheduled learning rate; returns the loss terms."""
     for group in state.opt.param_groups:
@@ -157,13 +175,9 @@ def train_step(state: RunState, batch: list[torch.Tensor], cfg: TrainConfig) -> 
     amp = x.device.type == "cuda"
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
         terms = losses(state.model, x, y, t, cfg, state.gen)
-    state.opt.zero_grad(set_to_none=True)
-    terms["total"].backward()
-    if cfg.grad_clip > 0:
-        torch.nn.utils.clip_grad_norm_(state.model.parameters(), cfg.grad_clip)
-    state.opt.step()
+    out = optimizer_step(state.model, state.opt, terms, cfg.grad_clip)
     state.step += 1
-    return {k: float(v.detach()) for k, v in terms.items()}
+    return out
 
 
 class Logger:

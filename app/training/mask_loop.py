@@ -16,76 +16,42 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, ClassVar, Protocol, cast
 
 import numpy as np
 import torch
 from torch import nn
 
-from app.core.errors import InvalidInputError, PatinaError
+from app.core.errors import PatinaError
 from app.training import checkpoint as ck
-from app.training.config import TrainConfig
+from app.training.config import BaseTrainConfig
 from app.training.data import split_bank
-from app.training.loop import Logger, lr_at
+from app.training.loop import Logger, lr_at, optimizer_step
 
 MASK_TASKS = ("inpaint", "detect")
 
 
 @dataclass(frozen=True)
-class MaskTaskConfig:
+class MaskTaskConfig(BaseTrainConfig):
     """Config of an inpainting or detection run (JSON in ``configs/``).
 
     ``data`` holds the task's sampling settings (see the task module); ``k_train`` and
-    ``gamma`` are DL-Net's unrolled steps and step size (inpainting only).
+    ``gamma`` are DL-Net's unrolled steps and step size (inpainting only). The shared
+    fields and JSON handling come from :class:`BaseTrainConfig`.
     """
 
-    task: str
-    arch: dict[str, Any] = field(default_factory=dict)
-    data: dict[str, Any] = field(default_factory=dict)
+    tasks: ClassVar[tuple[str, ...]] = MASK_TASKS
+
     patch: int = 96
     batch: int = 8
     steps: int = 5000
-    lr: float = 1e-3
-    lr_min: float = 1e-5
-    warmup: int = 100
-    betas: tuple[float, float] = (0.9, 0.99)
-    grad_clip: float = 1.0
-    k_train: int = 5
-    gamma: float = 1e-3
-    seed: int = 0
-    val_images: int = 8
-    val_crop: int = 128
     log_every: int = 25
     val_every: int = 250
-    ckpt_minutes: float = 5.0
-    name: str = ""
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MaskTaskConfig:
-        """Validate and build; InvalidInputError on unknown keys or task."""
-        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise InvalidInputError(f"unknown training config keys: {', '.join(unknown)}")
-        if data.get("task") not in MASK_TASKS:
-            raise InvalidInputError(f"config task must be one of {', '.join(MASK_TASKS)}")
-        fixed: dict[str, Any] = {k: tuple(v) if k == "betas" else v for k, v in data.items()}
-        return cls(**fixed)
-
-    @classmethod
-    def load(cls, path: str | Path) -> MaskTaskConfig:
-        """Read a JSON config file."""
-        try:
-            return cls.from_dict(json.loads(Path(path).read_text()))
-        except (OSError, json.JSONDecodeError) as err:
-            raise InvalidInputError(f"cannot read training config {path}: {err}") from err
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-compatible dict."""
-        out = asdict(self)
-        out["betas"] = list(self.betas)
-        return out
+    data: dict[str, Any] = field(default_factory=dict)
+    k_train: int = 5
+    gamma: float = 1e-3
 
 
 Batch = tuple[torch.Tensor, ...]
@@ -158,15 +124,11 @@ def restore(state: State, run_dir: Path) -> None:
 def train_step(state: State, task: MaskTask, batch: Batch, cfg: MaskTaskConfig) -> dict[str, float]:
     """One Adam step at the scheduled learning rate; returns the loss terms."""
     for group in state.opt.param_groups:
-        group["lr"] = lr_at(cast(TrainConfig, cfg), state.step)
+        group["lr"] = lr_at(cfg, state.step)
     terms = task.loss(state.model, batch, cfg)
-    state.opt.zero_grad(set_to_none=True)
-    terms["total"].backward()
-    if cfg.grad_clip > 0:
-        torch.nn.utils.clip_grad_norm_(state.model.parameters(), cfg.grad_clip)
-    state.opt.step()
+    out = optimizer_step(state.model, state.opt, terms, cfg.grad_clip)
     state.step += 1
-    return {k: float(v.detach()) for k, v in terms.items()}
+    return out
 
 
 def train(

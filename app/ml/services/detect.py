@@ -17,6 +17,7 @@ A mask is made from a probability map with :func:`to_mask` (threshold, then grow
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,10 @@ import numpy as np
 import torch
 
 from app.core import masks
-from app.core.errors import InvalidInputError
 from app.core.progress import Work
 from app.core.tiling import process_tiled
 from app.ml.archs.detector import DamageDetector, build
-from app.ml.loading import load_weights, pick_device
+from app.ml.loading import load_arch_model, pick_device
 from app.ml.services.base import Service, ServiceInfo, check_image
 from app.ml.services.vdir import MODELS_DIR, EntryLike, weights_path
 
@@ -49,12 +49,22 @@ def to_mask(prob: np.ndarray, threshold: float = DEFAULT_THRESHOLD, grow: float 
 
 def load_model(path: Path, device: str = "cpu") -> DamageDetector:
     """A DamageDetector in eval mode from weights whose metadata holds ``arch``."""
-    state, meta = load_weights(path)
-    if not isinstance(meta.get("arch"), dict):
-        raise InvalidInputError(f"{path.name} has no architecture in its metadata")
-    model = build(meta["arch"])
-    model.load_state_dict(state)
+    model = load_arch_model(path, build)
     return model.eval().to(device)
+
+
+def tiled_probability(
+    image: np.ndarray, per_tile: Callable[[np.ndarray], np.ndarray], tile: int
+) -> Work[np.ndarray]:
+    """``per_tile`` over ``image`` in tiles (at least ``2 * OVERLAP + 8`` px), clipped to [0, 1].
+
+    ``per_tile`` maps an (h, w, 3) part to an (h, w) map; the result is (H, W) float32.
+    Yields one Progress per tile (``stage="detect"``).
+    """
+    check_image(image)
+    tile = max(tile, 2 * OVERLAP + 8)
+    out = yield from process_tiled(image, per_tile, tile=tile, overlap=OVERLAP, stage="detect")
+    return np.clip(out[:, :, 0], 0.0, 1.0)
 
 
 class LearnedDetector:
@@ -82,12 +92,7 @@ class LearnedDetector:
 
     def probability(self, image: np.ndarray, tile: int = 512) -> Work[np.ndarray]:
         """Damage probability (H, W) float32 in [0, 1]; yields Progress per tile."""
-        check_image(image)
-        tile = max(tile, 2 * OVERLAP + 8)
-        out = yield from process_tiled(
-            image, self._tile, tile=tile, overlap=OVERLAP, stage="detect"
-        )
-        return np.clip(out[:, :, 0], 0.0, 1.0)
+        return (yield from tiled_probability(image, self._tile, tile))
 
 
 class TopHatDetector:
@@ -107,12 +112,7 @@ class TopHatDetector:
 
     def probability(self, image: np.ndarray, tile: int = 512) -> Work[np.ndarray]:
         """Pseudo-probability (H, W) float32 in [0, 1]; yields Progress per tile."""
-        check_image(image)
-        tile = max(tile, 2 * OVERLAP + 8)
-        out = yield from process_tiled(
-            image, self._tile, tile=tile, overlap=OVERLAP, stage="detect"
-        )
-        return np.clip(out[:, :, 0], 0.0, 1.0)
+        return (yield from tiled_probability(image, self._tile, tile))
 
 
 Detector = LearnedDetector | TopHatDetector

@@ -23,12 +23,11 @@ import cv2
 import numpy as np
 import torch
 
-from app.core.errors import InvalidInputError
 from app.core.progress import Work
 from app.core.tiling import process_tiled
 from app.ml.archs.inpaint import InpaintNet, build, pad_inputs
 from app.ml.dlnet import PAPER_GAMMA, PAPER_K, dlnet_forward
-from app.ml.loading import load_weights, pick_device
+from app.ml.loading import load_arch_model, pick_device
 from app.ml.services.base import ParamSpec, Service, ServiceInfo
 from app.ml.services.vdir import EntryLike, weights_path
 
@@ -49,11 +48,7 @@ PARAMS = (
 
 def load_model(path: Path, device: str = "cpu") -> InpaintNet:
     """An InpaintNet in eval mode from weights whose metadata holds ``arch``."""
-    state, meta = load_weights(path)
-    if not isinstance(meta.get("arch"), dict):
-        raise InvalidInputError(f"{path.name} has no architecture in its metadata")
-    model = build(meta["arch"])
-    model.load_state_dict(state)
+    model = load_arch_model(path, build)
     model.requires_grad_(False)
     return model.eval().to(device)
 
