@@ -14,12 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPainter, QPen, QTransform
 
 from app.core.layers import Layer, LayerKind
 from app.ui.canvas.mask_edit import MaskEditor
-from app.ui.canvas.tools import Tool
+from app.ui.canvas.tools import RectDragTool
 
 STRENGTH_LAYER = "Latent strength"
 NEUTRAL = 0.5
@@ -57,37 +57,19 @@ class StrengthEditor(MaskEditor):
             self._doc().history.push(cmd, already_done=True)
 
 
-class PickRectTool(Tool):
+class PickRectTool(RectDragTool):
     """Drag a rectangle and hand it to ``on_pick((y0, x0, y1, x1))``; paints nothing."""
 
     name = "pick"
+    min_size = 4.0
 
     def __init__(self, editor: MaskEditor, on_pick: Callable[[Rect], None] | None = None) -> None:
         super().__init__(editor)
         self.on_pick = on_pick
-        self._start: QPointF | None = None
-        self._end: QPointF | None = None
 
-    def press(self, pos: QPointF, modifiers: Qt.KeyboardModifier) -> None:
-        self._start = self._end = pos
-
-    def move(self, pos: QPointF) -> None:
-        self._end = pos
-
-    def rect(self) -> QRectF | None:
-        if self._start is None or self._end is None:
-            return None
-        return QRectF(self._start, self._end).normalized()
-
-    def release(self, pos: QPointF) -> None:
-        self._end = pos
-        r = self.rect()
-        self._start = self._end = None
-        if r is not None and r.width() >= 4 and r.height() >= 4 and self.on_pick is not None:
-            self.on_pick((round(r.top()), round(r.left()), round(r.bottom()), round(r.right())))
-
-    def cancel(self) -> None:
-        self._start = self._end = None
+    def finish(self, box: tuple[int, int, int, int]) -> None:
+        if self.on_pick is not None:
+            self.on_pick(box)
 
     def paint(self, painter: QPainter, to_view: QTransform) -> None:
         r = self.rect()

@@ -85,25 +85,24 @@ def _outline(painter: QPainter, shape: QPainterPath | QPolygonF | QRectF) -> Non
             painter.drawPath(shape)
 
 
-class RectTool(Tool):
-    """Drag a rectangle; on release it is filled (Alt: cleared)."""
+class RectDragTool(Tool):
+    """Base of tools that drag out a rectangle; subclasses act on it in :meth:`finish`."""
 
-    name = "rect"
+    min_size = 1.0  # px: smaller drags are ignored
 
     def __init__(self, editor: MaskEditor) -> None:
         super().__init__(editor)
         self._start: QPointF | None = None
         self._end: QPointF | None = None
-        self._erase = False
 
     def press(self, pos: QPointF, modifiers: Qt.KeyboardModifier) -> None:
         self._start = self._end = pos
-        self._erase = bool(modifiers & Qt.KeyboardModifier.AltModifier)
 
     def move(self, pos: QPointF) -> None:
         self._end = pos
 
     def rect(self) -> QRectF | None:
+        """The rectangle dragged so far (scene coordinates), or None when not dragging."""
         if self._start is None or self._end is None:
             return None
         return QRectF(self._start, self._end).normalized()
@@ -112,12 +111,31 @@ class RectTool(Tool):
         self._end = pos
         r = self.rect()
         self._start = self._end = None
-        if r is not None and r.width() >= 1 and r.height() >= 1:
-            box = (round(r.top()), round(r.left()), round(r.bottom()), round(r.right()))
-            self.editor.fill_rect(box, erase=self._erase)
+        if r is not None and r.width() >= self.min_size and r.height() >= self.min_size:
+            self.finish((round(r.top()), round(r.left()), round(r.bottom()), round(r.right())))
+
+    def finish(self, box: tuple[int, int, int, int]) -> None:
+        """Act on the released rectangle ``(y0, x0, y1, x1)``."""
 
     def cancel(self) -> None:
         self._start = self._end = None
+
+
+class RectTool(RectDragTool):
+    """Drag a rectangle; on release it is filled (Alt: cleared)."""
+
+    name = "rect"
+
+    def __init__(self, editor: MaskEditor) -> None:
+        super().__init__(editor)
+        self._erase = False
+
+    def press(self, pos: QPointF, modifiers: Qt.KeyboardModifier) -> None:
+        super().press(pos, modifiers)
+        self._erase = bool(modifiers & Qt.KeyboardModifier.AltModifier)
+
+    def finish(self, box: tuple[int, int, int, int]) -> None:
+        self.editor.fill_rect(box, erase=self._erase)
 
     def paint(self, painter: QPainter, to_view: QTransform) -> None:
         r = self.rect()
