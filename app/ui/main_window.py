@@ -387,13 +387,16 @@ class MainWindow(LatentActions, ToolActions, HelpActions, FileActions, QMainWind
         """A non-modal message with copyable details; the window stays usable."""
         dialog = ErrorDialog(title, message, details, self)
         self.errors.append(dialog)
-        dialog.destroyed.connect(
-            lambda *_: self.errors.remove(dialog) if dialog in self.errors else None
-        )
+        # ``finished`` comes before the dialog is deleted (WA_DeleteOnClose); reacting to
+        # ``destroyed`` instead would touch half-destroyed objects and can crash.
+        dialog.finished.connect(lambda _result: self._forget_error(dialog))
         dialog.show()
         self.status.showMessage(message, 8000)
         self.error_shown.emit(message)
         return dialog
+
+    def _forget_error(self, dialog: ErrorDialog) -> None:
+        self.errors = [shown for shown in self.errors if shown is not dialog]
 
     # -- settings, close -------------------------------------------------------------
     def _restore_settings(self) -> None:
