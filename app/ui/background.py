@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from app.workers.jobs import describe_error, format_details
@@ -29,9 +30,11 @@ class _Task(QRunnable):
         try:
             value = self.fn()
         except BaseException as err:  # noqa: BLE001 - reported to the window
-            self.relay.error.emit(describe_error(err), format_details(err))
+            if shiboken6.isValid(self.relay):
+                self.relay.error.emit(describe_error(err), format_details(err))
         else:
-            self.relay.done.emit(value)
+            if shiboken6.isValid(self.relay):  # the window may be gone by now
+                self.relay.done.emit(value)
 
 
 class Background(QObject):
@@ -42,6 +45,7 @@ class Background(QObject):
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
         self._relays: set[_Relay] = set()
+        self._closed = False
 
     def run(
         self,
@@ -49,7 +53,12 @@ class Background(QObject):
         on_done: Callable[[Any], None],
         on_error: Callable[[str, str], None],
     ) -> None:
-        """Call ``fn()`` on a worker thread; then ``on_done(value)`` or ``on_error(msg, det)``."""
+        """Call ``fn()`` on a worker thread; then ``on_done(value)`` or ``on_error(msg, det)``.
+
+        Does nothing after :meth:`shutdown` (the window is closing).
+        """
+        if self._closed:
+            return
         relay = _Relay(self)
         self._relays.add(relay)
 
@@ -68,3 +77,8 @@ class Background(QObject):
 
     def wait(self, timeout_ms: int = 30_000) -> bool:
         return self._pool.waitForDone(timeout_ms)
+
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Refuse new work and wait for the running task; True when nothing runs."""
+        self._closed = True
+        return self.wait(timeout_ms)

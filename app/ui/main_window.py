@@ -433,7 +433,7 @@ class MainWindow(LatentActions, ToolActions, HelpActions, FileActions, QMainWind
         self.restore_panel.set_enabled_for(None)
         self._stop_files()
         self.pool.shutdown(30_000)
-        self.background.wait(30_000)
+        self.background.shutdown(30_000)
         self.discard_autosave()
 
     def action(self, name: str) -> QAction:

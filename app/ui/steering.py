@@ -143,6 +143,8 @@ class LatentActions(LatentResearch):
     def _analyse_step(self) -> None:
         """Fix the automatic strength step for this document (EST of its centre), once, in
         the background, so previews and renders of it use the same direction."""
+        if getattr(self, "_closed", False):
+            return  # the window is closing: start no new work
         choice = self.restore_panel.selection()  # type: ignore[attr-defined]
         key = (id(self.document), *choice[:2]) if choice else None
         if key is None or key == self._step_for or self.latent_panel.step.value() > 0:
