@@ -70,7 +70,10 @@ def style(app: QApplication) -> None:
 def run_gui(paths: list[str]) -> int:
     """Open the window (and ``paths[0]`` if given); run the event loop; exit code."""
     app = setup_application()
+    from app.ui.gc_guard import MainThreadGarbageCollector
     from app.ui.main_window import MainWindow
+
+    collector = MainThreadGarbageCollector(app)  # noqa: F841 - lives as long as the app
 
     window = MainWindow()
     window.show()
