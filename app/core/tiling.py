@@ -51,16 +51,38 @@ def axis_starts(length: int, tile: int, overlap: int) -> list[int]:
     return starts
 
 
-def plan_tiles(height: int, width: int, tile: int = 512, overlap: int = 32) -> list[list[Tile]]:
+def balanced_length(length: int, tile: int, overlap: int, align: int = 1) -> int:
+    """Tile length along one axis: at most ``tile``, as many tiles as ``tile`` would need,
+    but the least total work.
+
+    :func:`axis_starts` puts the last tile flush with the border, so cutting 1024 px into
+    512 px tiles (overlap 32) costs 3 x 512 px; 3 tiles of 363 px cover it with 1089 px.
+    The length is rounded up to a multiple of ``align`` (tile starts stay multiples of
+    ``align`` when ``length`` and ``overlap`` are) and kept at least ``2 * overlap``.
+    """
+    if tile >= length:
+        return length
+    count = len(axis_starts(length, tile, overlap))
+    even = -(-(length + (count - 1) * overlap) // count)
+    even = -(-even // align) * align
+    return min(tile, max(even, 2 * overlap))
+
+
+def plan_tiles(
+    height: int, width: int, tile: int = 512, overlap: int = 32, align: int = 1
+) -> list[list[Tile]]:
     """Rows of tiles covering a ``height x width`` image, in row-major order.
 
+    Tiles are at most ``tile`` on a side, balanced per axis (:func:`balanced_length`).
     Raises InvalidInputError when ``overlap`` is not in ``[0, tile/2]``.
     """
     if tile < 8 or not 0 <= overlap <= tile // 2:
         raise InvalidInputError(f"tile size {tile} with overlap {overlap} is not usable")
-    ys = axis_starts(height, tile, overlap)
-    xs = axis_starts(width, tile, overlap)
-    return [[Tile(y, x, min(y + tile, height), min(x + tile, width)) for x in xs] for y in ys]
+    tile_h = balanced_length(height, tile, overlap, align)
+    tile_w = balanced_length(width, tile, overlap, align)
+    ys = axis_starts(height, tile_h, overlap)
+    xs = axis_starts(width, tile_w, overlap)
+    return [[Tile(y, x, min(y + tile_h, height), min(x + tile_w, width)) for x in xs] for y in ys]
 
 
 def ramp(length: int, left: int, right: int) -> np.ndarray:
@@ -132,16 +154,18 @@ def process_tiled(
     scale: int = 1,
     extras: Sequence[np.ndarray] = (),
     stage: str = "",
+    align: int = 1,
 ) -> Work[np.ndarray]:
     """Apply ``fn`` tile by tile and blend; yields a Progress per tile, returns the result.
 
     ``image`` is (H, W, C) float32; ``extras`` are arrays of the same H, W cropped alongside
     and passed to ``fn`` after the image tile. The result is float32 of shape
-    ``(H*scale, W*scale, C')`` where C' is the operator's channel count.
+    ``(H*scale, W*scale, C')`` where C' is the operator's channel count. Tiles follow
+    :func:`plan_tiles` (``align``: tile starts and sizes are multiples of it).
     """
     _check_extras(image, extras)
     height, width = image.shape[:2]
-    rows = plan_tiles(height, width, tile, overlap)
+    rows = plan_tiles(height, width, tile, overlap, align)
     total = sum(len(row) for row in rows)
     output: np.ndarray | None = None
     carry: tuple[np.ndarray, np.ndarray] | None = None

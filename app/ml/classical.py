@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from app.core.progress import Work
-from app.core.tiling import axis_starts, process_tiled
+from app.core.tiling import process_tiled
 from app.ml.classical_ops import (
     bilateral_denoise,
     estimate_jpeg_quality,
@@ -49,7 +49,6 @@ __all__ = [
     "NLMeansDenoiser",
     "NavierStokesInpainter",
     "TeleaInpainter",
-    "balanced_tile",
     "estimate_jpeg_quality",
     "estimate_noise_sigma",
     "guess_jpeg_quality",
@@ -89,33 +88,13 @@ class ClassicalService(Service):
         out = yield from process_tiled(
             image,
             fn,
-            tile=balanced_tile(image.shape[0], image.shape[1], tile, overlap),
+            tile=tile,
             overlap=overlap,
             scale=self.output_scale(params),
             extras=extras,
             stage=self.info.task,
         )
         return self._finish(image, mask, out)
-
-
-def balanced_tile(height: int, width: int, tile: int, overlap: int) -> int:
-    """The tile size, at most ``tile``, that processes the fewest pixels in total.
-
-    tiling.plan_tiles puts the last tile flush with the border, so a 1024 px side cut into
-    512 px tiles (overlap 32) costs 3 x 512 px; 3 tiles of 363 px cover it with 1089 px.
-    """
-
-    def work(size: int) -> int:
-        rows = len(axis_starts(height, size, overlap)) * min(size, height)
-        cols = len(axis_starts(width, size, overlap)) * min(size, width)
-        return rows * cols
-
-    candidates = {tile}
-    for length in (height, width):
-        n = len(axis_starts(length, tile, overlap))
-        candidates.add(-(-(length + (n - 1) * overlap) // n))
-    usable = [t for t in candidates if 8 <= t <= tile and 2 * overlap <= t]
-    return min(usable or [tile], key=lambda t: (work(t), -t))
 
 
 _SIGMA = ParamSpec(

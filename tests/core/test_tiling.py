@@ -10,7 +10,7 @@ import pytest
 
 from app.core.errors import InvalidInputError
 from app.core.progress import Progress, drive
-from app.core.tiling import pad_to_multiple, plan_tiles, process_tiled
+from app.core.tiling import axis_starts, pad_to_multiple, plan_tiles, process_tiled
 
 # (height, width, tile, overlap): several sizes, images smaller than a tile, 1-px-thin ones,
 # and a plan whose last tile overlaps two earlier ones (1000 = 480 + 488 + 32).
@@ -52,6 +52,23 @@ def test_plan_covers_image_and_tiles_stay_inside() -> None:
             assert 0 <= box.y0 < box.y1 <= height and 0 <= box.x0 < box.x1 <= width
             covered[box.y0 : box.y1, box.x0 : box.x1] = True
         assert covered.all()
+
+
+@pytest.mark.parametrize(("length", "align"), [(1024, 1), (4000, 4), (3000, 4), (520, 1), (513, 8)])
+def test_balanced_plan_does_less_work_with_the_same_tile_count(length: int, align: int) -> None:
+    tile, overlap = 512, 32
+    flush = len(axis_starts(length, tile, overlap))
+    rows = plan_tiles(length, length, tile, overlap, align)
+    sizes = {box.shape for box in itertools.chain.from_iterable(rows)}
+    assert len(rows) == flush and len(sizes) == 1
+    ((side, _),) = sizes
+    assert side <= tile and side % align == 0 and side >= 2 * overlap
+    if length % align == 0:
+        assert all(box.x0 % align == 0 for box in rows[0])
+    assert side < tile or flush == 1
+    starts = [row[0].y0 for row in rows]
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert all(side - gap >= overlap for gap in gaps)  # neighbours still share the overlap
 
 
 @pytest.mark.parametrize("scale", [2, 3])

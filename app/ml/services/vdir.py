@@ -133,7 +133,7 @@ class VDIRService(Service):
         lat = self.model.cfg.latent
         mean = np.zeros((h // 4, w // 4, lat), np.float32)
         logvar = np.zeros_like(mean)
-        tiles = [t for row in plan_tiles(h, w, tile, OVERLAP) for t in row]
+        tiles = [t for row in plan_tiles(h, w, tile, OVERLAP, align=4) for t in row]
         for i, t in enumerate(tiles):
             with torch.inference_mode():
                 m, lv = self.model.encode(_to_tensor(crop(img, t), self.device, self.dtype))
@@ -147,7 +147,9 @@ class VDIRService(Service):
     def _restore_tiled(self, img: np.ndarray, latent: np.ndarray, tile: int) -> Work[np.ndarray]:
         """f(y, c) over a padded image with its (H/4, W/4, L) latent, blended tiles."""
         h, w = img.shape[:2]
-        coords: Iterator[Tile] = (t for row in plan_tiles(h, w, tile, OVERLAP) for t in row)
+        coords: Iterator[Tile] = (
+            t for row in plan_tiles(h, w, tile, OVERLAP, align=4) for t in row
+        )
 
         def fn(part: np.ndarray) -> np.ndarray:
             t = next(coords)  # process_tiled visits plan_tiles' tiles in row-major order
@@ -160,7 +162,9 @@ class VDIRService(Service):
                 )
             return _to_numpy(out)
 
-        return (yield from process_tiled(img, fn, tile=tile, overlap=OVERLAP, stage="restore"))
+        return (
+            yield from process_tiled(img, fn, tile=tile, overlap=OVERLAP, stage="restore", align=4)
+        )
 
     def _steered(
         self,
