@@ -11,6 +11,7 @@ from app.core.errors import InvalidInputError
 from app.core.progress import drive
 from app.ml.archs.vdir import VDIR
 from app.ml.services.vdir import VDIRService
+from app.ml.steering import SteeredService
 from app.training.export import save_weights
 from tests.ml.test_vdir import TINY
 
@@ -87,6 +88,17 @@ def test_seed_and_strength_params(service: VDIRService) -> None:
     assert not np.allclose(s1, base)
     assert np.array_equal(base, drive(service.run(img, params={"latent_strength": 1.0})))
     assert not np.allclose(drive(service.run(img, params={"latent_strength": 2.0})), base)
+
+
+@pytest.mark.parametrize("params", [{"latent_strength": 1.7}, {"seed": 5, "latent_strength": 0.5}])
+def test_strength_and_seed_params_agree_with_the_steered_service(
+    service: VDIRService, params: dict[str, float]
+) -> None:
+    """One definition of the strength axis: --param latent_strength == --latent-strength."""
+    img = image(40, 48)
+    steered = SteeredService(service)
+    expected = drive(steered.run(img, params=params))
+    assert np.array_equal(drive(service.run(img, params=params)), expected)
 
 
 def test_encode_with_std_and_estimate(service: VDIRService) -> None:

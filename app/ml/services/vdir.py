@@ -10,15 +10,11 @@ Encoder tiles are stitched by keeping each tile's centre (16-pixel margins, more
 the encoder's 12-pixel half receptive field), so the tiled latent equals a one-shot
 encode.
 
-Steering (``latent_strength`` s, issue 5 hook): ``c = c_y + (s - 1) * (c_noisier - c_y)``
-where ``c_noisier`` is the mean latent of ``y`` plus fixed Gaussian noise of
-``STEER_SIGMA`` = 15 (0..255), hashed on pixel positions with noise seed 0 exactly as
-:mod:`app.ml.latent_edit` does, so this parameter agrees with the steering module's
-strength (and a seeded sample uses the same position-hashed eps).
-s = 1 is neutral; s > 1 moves the code toward "noisier input"
-(smoother result, VDIR Fig. 5e); s < 1 extrapolates toward "cleaner input" (keeps more
-texture and noise, Fig. 5d). The difference of two encodings of the same content is a
-direction in latent space that changes only the degradation the code describes.
+Steering (``latent_strength``, ``seed``): a run with a strength other than 1 or a seed
+is handed to :class:`app.ml.steering.SteeredService` wrapping this service, so
+``patina restore --param latent_strength=X``, ``--latent-strength X`` and the window's
+strength slider give the same pixels (one definition of the strength axis, with its
+automatic step; see :mod:`app.ml.latent_edit`).
 """
 
 from __future__ import annotations
@@ -34,7 +30,6 @@ from app.core.errors import InvalidInputError
 from app.core.progress import Progress, Work, drive
 from app.core.tiling import Tile, crop, pad_to_multiple, plan_tiles, process_tiled
 from app.ml.archs.vdir import VDIR, build
-from app.ml.latent_edit import STEER_SIGMA, hashed_normal, noisier
 from app.ml.loading import load_arch_model, pick_device
 from app.ml.services.base import ParamSpec, Service, ServiceInfo
 
@@ -166,35 +161,18 @@ class VDIRService(Service):
             yield from process_tiled(img, fn, tile=tile, overlap=OVERLAP, stage="restore", align=4)
         )
 
-    def _steered(
-        self,
-        img: np.ndarray,
-        mean: np.ndarray,
-        logvar: np.ndarray,
-        params: dict[str, Any],
-        tile: int,
-    ) -> Work[np.ndarray]:
-        """The latent the restorer uses: mean or seeded sample, then steering (module doc)."""
-        seed, strength = int(params["seed"]), float(params["latent_strength"])
-        c = mean
-        if seed >= 0:
-            eps = hashed_normal(mean.shape[:2], mean.shape[2], (0, 0), seed)
-            c = mean + np.exp(0.5 * logvar) * eps
-        if strength != 1.0:
-            far, _ = yield from self._encode_tiled(
-                noisier(img, (0, 0), STEER_SIGMA, 0), tile, stage="steer"
-            )
-            c = c + (strength - 1.0) * (far - mean)
-        return c.astype(np.float32)
-
     def _run(
         self, image: np.ndarray, mask: np.ndarray | None, params: dict[str, Any], tile: int
     ) -> Work[np.ndarray]:
+        if float(params["latent_strength"]) != 1.0 or int(params["seed"]) >= 0:
+            from app.ml.steering import SteeredService  # steering builds on this module
+
+            steered = SteeredService(self)
+            return (yield from steered.run(image, params=steered.resolve_params(params), tile=tile))
         img, (h, w) = pad_to_multiple(image, 4)
         size = _tile_size(tile)
-        mean, logvar = yield from self._encode_tiled(img, size)
-        latent = yield from self._steered(img, mean, logvar, params, size)
-        out = yield from self._restore_tiled(img, latent, size)
+        mean, _ = yield from self._encode_tiled(img, size)
+        out = yield from self._restore_tiled(img, mean, size)
         return out[:h, :w]
 
     # ---- the VDIR contract: encode / restore / estimate ----
