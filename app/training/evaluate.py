@@ -6,6 +6,7 @@ protocol of :mod:`app.ml.evaluate` (noise added to the 8-bit image, rounded, cli
 result rounded to 8 bits; RGB PSNR/SSIM against the original). ``--quality Q`` scores JPEG
 deblocking instead. ``--est`` adds the EST mean absolute error (sigma 5..50 or quality
 10..80), ``--fig5`` the VDIR Fig. 5 latent experiment, ``--bench`` CPU ms/MP at 1 MP.
+``--spec "fade=0.3,..."`` scores any degradation chain (old-photo).
 ``--run RUN_DIR`` merges the results into ``RUN_DIR/metrics.json`` for the model card.
 """
 
@@ -27,7 +28,7 @@ import torch
 from app.core import image_io
 from app.core.degradations import DegradationSpec, degrade, quantize8
 from app.core.metrics import psnr
-from app.core.progress import drive
+from app.core.progress import Work, drive
 from app.ml.evaluate import EvalSetup, evaluate, list_images
 from app.ml.loading import load_weights
 from app.ml.services.vdir import VDIRService
@@ -43,12 +44,25 @@ class FileEntry:
     title: str = ""
 
 
+class ZeroLatentService(VDIRService):
+    """A model trained without the encoder/decoder (``use_vae`` false, the naive-blind
+    ablation): its restorer always saw c = 0, so it restores with an all-zero latent."""
+
+    def _run(
+        self, image: np.ndarray, mask: np.ndarray | None, params: dict[str, Any], tile: int
+    ) -> Work[np.ndarray]:
+        padded = (-(-image.shape[0] // 4), -(-image.shape[1] // 4), self.model.cfg.latent)
+        return (yield from self.restore(image, np.zeros(padded, np.float32), tile))
+
+
 def service_for(model: Path, device: str = "cpu", task: str | None = None) -> VDIRService:
-    """A VDIRService for a weights file; the task defaults to the one it was trained for."""
-    if task is None:
-        _, meta = load_weights(model)
-        task = str(meta.get("training", {}).get("config", {}).get("task", "denoise"))
-    return VDIRService(FileEntry(model.stem, task, str(model.resolve())), device=device)
+    """A VDIRService for a weights file; the task defaults to the one it was trained for.
+    Weights trained without the VAE get a :class:`ZeroLatentService`."""
+    _, meta = load_weights(model)
+    config = meta.get("training", {}).get("config", {})
+    task = task or str(config.get("task", "denoise"))
+    kind = VDIRService if config.get("use_vae", True) else ZeroLatentService
+    return kind(FileEntry(model.stem, task, str(model.resolve())), device=device)
 
 
 def evaluate_service(
@@ -142,6 +156,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, default=Path("../shared/data/test/CBSD68"))
     p.add_argument("--sigma", type=float, nargs="*", default=[], help="noise levels (0..255)")
     p.add_argument("--quality", type=int, nargs="*", default=[], help="JPEG qualities")
+    p.add_argument("--spec", action="append", default=[],
+                   help='any degradation spec, e.g. "fade=0.3,blur=0.8,grain=0.3,sigma=15,jpeg=60"'
+                        " (repeatable)")  # fmt: skip
     p.add_argument("--limit", type=int, default=None, help="use only the first N images")
     p.add_argument("--float", dest="float_mode", action="store_true", help="unclipped protocol")
     p.add_argument("--est", action="store_true", help="EST mean absolute error")
@@ -167,6 +184,9 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     for q in args.quality:
         spec = DegradationSpec(jpeg=q)
         out[f"{name} jpeg q{q}"] = mean_rows(evaluate_service(service, images, spec))
+    for text in args.spec:
+        spec = DegradationSpec.parse(text)
+        out[f"{name} {text}"] = mean_rows(evaluate_service(service, images, spec))
     if args.est:
         deblock = service.info.task == "deblock"
         levels = [10, 20, 30, 40, 50, 60, 70, 80] if deblock else [5, 10, 15, 20, 25, 30, 40, 50]

@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 
 from app.core.progress import drive
-from app.training.evaluate import mean_rows, service_for
+from app.ml.services.vdir import VDIRService
+from app.training.evaluate import ZeroLatentService, mean_rows, service_for
 from app.training.export import export_run, update_manifest
 from app.training.loop import train
 from tests.training.test_loop import data_dir, tiny_config  # noqa: F401
@@ -33,3 +34,16 @@ def test_export_writes_weights_manifest_and_card(tmp_path: Path, data_dir: Path)
 def test_mean_rows() -> None:
     rows = [{"psnr": 30.0, "ssim": 0.8}, {"psnr": 32.0, "ssim": 0.9}]
     assert mean_rows(rows) == {"psnr": 31.0, "ssim": 0.85}
+
+
+def test_naive_blind_export_restores_with_a_zero_latent(tmp_path: Path, data_dir: Path) -> None:  # noqa: F811
+    run = tmp_path / "run"
+    train(tiny_config().with_overrides(steps=1, use_vae=False), data_dir, run)
+    export_run(run, "naive", "denoise", models_dir=tmp_path, manifest=False)
+    service = service_for(tmp_path / "naive.safetensors", "cpu")
+    assert isinstance(service, ZeroLatentService)
+    img = np.random.default_rng(0).random((22, 26, 3), dtype=np.float32)
+    zeros = np.zeros((6, 7, service.model.cfg.latent), np.float32)
+    assert np.array_equal(drive(service.run(img)), drive(service.restore(img, zeros)))
+    own = drive(VDIRService(service.entry, "cpu").run(img))
+    assert not np.array_equal(own, drive(service.run(img)))  # the encoder's c is not zero
