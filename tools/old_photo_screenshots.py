@@ -1,12 +1,18 @@
-"""Screenshots of the old-photo flow in the real window: detect -> slider -> brush -> inpaint.
+"""Screenshots of the old-photo flow in the real window: detect -> slider -> brush -> inpaint,
+then the one-click pipeline with its stage layers.
 
-    python tools/old_photo_screenshots.py PHOTO [--out docs/screenshots] [--crop 0.5]
+    python tools/old_photo_screenshots.py PHOTO [--out docs/screenshots] [--zoom Z]
 
-Runs offscreen. Opens PHOTO (e.g. one of ../shared/data/old_photos; the photo itself is
-never copied), runs the damage detector of ``models/`` (top-hat when none is shipped),
-shows the probability layer, moves the threshold slider, paints a brush correction,
-inpaints (learned model when shipped, else Navier-Stokes) and saves
-``old_photo_{1_open,2_probability,3_mask,4_brush,5_inpainted}.png``.
+Runs offscreen unless QT_QPA_PLATFORM says otherwise (e.g. ``xvfb-run -a env
+QT_QPA_PLATFORM=xcb ...``). Opens PHOTO (e.g. one of ../shared/data/old_photos; the photo
+itself is never copied), runs the damage detector of ``models/`` (top-hat when none is
+shipped), shows the probability layer, moves the threshold slider, paints a brush
+correction, inpaints (learned model when shipped, else Telea) and saves
+``old_photo_{1_open,2_probability,3_mask,4_brush,5_inpainted}.png``. Then it opens PHOTO
+afresh, presses *Repair all* with the default threshold and grow (detect -> inpaint ->
+restore -> upscale x2) and saves ``old_photo_6_pipeline.png`` (every stage in the Layers
+dock, split original / result) and ``old_photo_7_stage.png`` (Result and Restored hidden:
+the inpainted stage beside the original, zoomed in).
 """
 
 from __future__ import annotations
@@ -22,12 +28,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from PySide6.QtCore import QEventLoop, QPointF, QSettings, QTimer  # noqa: E402
+from PySide6.QtCore import QEventLoop, QPointF, QSettings, Qt, QTimer  # noqa: E402
 
 
-def wait_for(signal: Any, timeout_ms: int = 120_000) -> None:
+def wait_for(*signals: Any, timeout_ms: int = 300_000) -> None:
+    """Run the event loop until one of ``signals`` is emitted (or the timeout)."""
     loop = QEventLoop()
-    signal.connect(loop.quit)
+    for signal in signals:
+        signal.connect(loop.quit)
     QTimer.singleShot(timeout_ms, loop.quit)
     loop.exec()
 
@@ -45,6 +53,40 @@ def paint(window: Any, stroke: list[tuple[float, float]]) -> None:
     for x, y in stroke[1:]:
         editor.stroke_to(x, y)
     editor.end_stroke()
+
+
+def pipeline_shots(app: Any, window: Any, photo: Path, shot: Any) -> None:
+    """Open ``photo`` afresh, press Repair all (upscale x2), shoot the stage layers."""
+    window.open_path(photo)
+    ctl = window.damage
+    ctl.panel.threshold.setValue(0.5)  # the defaults: one click, nothing tuned
+    ctl.panel.grow.setValue(1)
+    ctl.panel.upscale.setValue(2)
+    window.set_compare("off")
+    ctl.panel.pipeline_button.click()
+    wait_for(window.jobs.stages_applied, window.jobs.failed)
+    doc = window.document
+    mask = doc.mask_layer(create=False)
+    if mask is not None:
+        doc.set_layer_property(mask, "visible", False)
+    window.layers_panel.select_layer(doc.result_layer())
+    window.set_compare("split")
+    window.area.view.set_split_from_view(window.area.view.viewport().width() * 0.5)
+    shot("6_pipeline")
+    for name in ("Result", "Restored"):
+        layer = doc.layers.find("result", name)
+        if layer is not None:
+            doc.set_layer_property(layer, "visible", False)
+    inpainted = doc.layers.find("result", "Inpainted")
+    if inpainted is not None:
+        window.layers_panel.select_layer(inpainted)
+    window.set_compare("side")
+    settle(app)
+    h, w = doc.size
+    view = window.area.view
+    view.set_zoom(3.0)
+    view.centerOn(w * 0.12, h * 0.55)  # the arcade, where the detector fires
+    shot("7_stage")
 
 
 def main() -> int:
@@ -78,7 +120,11 @@ def main() -> int:
         print("saved", path)
 
     window.open_path(args.photo)
+    window.restore_panel.select("old-photo", "pipeline")  # not steerable: no Latent dock
+    window.update_latent_state()
     window.damage_dock.raise_()
+    window.resizeDocks([window.restore_dock, window.layers_dock], [330, 560],
+                       Qt.Orientation.Vertical)  # fmt: skip
     if args.zoom:
         window.area.view.set_zoom(args.zoom, QPointF(window.area.view.viewport().rect().center()))
     shot("1_open")
@@ -113,9 +159,10 @@ def main() -> int:
     window.set_compare("split")
     window.area.view.set_split_from_view(window.area.view.viewport().width() * 0.5)
     shot("5_inpainted")
+    pipeline_shots(app, window, args.photo, shot)
     window.shutdown()
     window.close()
-    return 0 if len(saved) == 5 else 1
+    return 0 if len(saved) == 7 else 1
 
 
 if __name__ == "__main__":

@@ -4,8 +4,13 @@ Preview jobs cover the visible region (plus a margin, cropped off again) on chan
 "preview" — a newer preview makes older ones stale, and a late result whose id is not
 the newest preview's is ignored. Results go through ``Document.set_result`` (undoable);
 consecutive previews replace each other's undo step instead of piling up, and a render
-replaces the preview before it. Failures are reported with a message and details; the
-document is never touched by a failed job.
+replaces the preview before it. A render of a multi-stage service (the old-photo pipeline:
+``JobResult.stages`` not empty) lands each stage as its own layer and undo step
+(:func:`app.ui.stage_layers.land_stages`). Failures are reported with a message and
+details; the document is never touched by a failed job.
+
+Services the registry does not create (the old-photo pipeline) come from
+:attr:`JobRunner.factories`, keyed ``"task/method"``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from app.core.errors import PatinaError
+from app.ui.stage_layers import land_stages
 from app.workers.jobs import Job
 from app.workers.pool import WorkerPool
 
@@ -44,6 +50,7 @@ class JobRunner(QObject):
     busy_changed = Signal(bool)
     progress = Signal(float, str)
     result_applied = Signal(str)  # "preview" | "render"
+    stages_applied = Signal(list)  # stage names a multi-stage render landed, in order
     failed = Signal(str, str)  # message, details
     status = Signal(str)
 
@@ -52,6 +59,9 @@ class JobRunner(QObject):
         self.pool = pool
         self.doc = document
         self.service_override: Any = None  # tests inject a Service instance here
+        # "task/method" -> () -> Service, for services the registry does not create;
+        # called on the GUI thread when a job is submitted
+        self.factories: dict[str, Callable[[], Any]] = {}
         self._jobs: dict[Any, dict[str, Any]] = {}
         self._latest_preview: Any = None
         self._render: Any = None
@@ -143,23 +153,30 @@ class JobRunner(QObject):
         channel: str,
         service: Any = None,
     ) -> Any:
-        job = Job(
-            task=task,
-            method=method,
-            image=image,
-            mask=mask,
-            params=dict(params),
-            kind=kind,
-            channel=channel,
-            service=service if service is not None else self.service_override,
-        )
         try:
+            job = Job(
+                task=task,
+                method=method,
+                image=image,
+                mask=mask,
+                params=dict(params),
+                kind=kind,
+                channel=channel,
+                service=service if service is not None else self._service(task, method),
+            )
             job_id = self.pool.submit(job)
-        except (PatinaError, RuntimeError) as err:
+        except (PatinaError, RuntimeError, OSError, ImportError) as err:
             self.failed.emit(str(err), "")
             return None
         self._jobs[job_id] = {"doc": self.doc, "task": task, "method": method, "params": params}
         return job_id
+
+    def _service(self, task: str, method: str) -> Any:
+        """The injected service, else one from :attr:`factories`, else None (registry)."""
+        if self.service_override is not None:
+            return self.service_override
+        factory = self.factories.get(f"{task}/{method}")
+        return factory() if factory is not None else None
 
     def cancel_render(self) -> None:
         """Stop the running render (between two tiles)."""
@@ -192,10 +209,18 @@ class JobRunner(QObject):
     def _finish_render(self, info: dict[str, Any], result: Any) -> None:
         self._render = None
         self._drop_preview_step()
-        self._apply(info, np.asarray(result.pixels, dtype=np.float32), result)
+        stages = getattr(result, "stages", None) or []
+        landed: list[str] = []
+        if stages:
+            landed = land_stages(self.doc, stages, task=info["task"], method=info["method"],
+                                 params=dict(info["params"]))  # fmt: skip
+        else:
+            self._apply(info, np.asarray(result.pixels, dtype=np.float32), result)
         self._preview_step = None
         self.busy_changed.emit(False)
         self.progress.emit(1.0, f"Rendered in {result.elapsed_s:.1f} s")
+        if landed:
+            self.stages_applied.emit(landed)
         self.result_applied.emit("render")
 
     def _finish_preview(self, info: dict[str, Any], result: Any) -> None:

@@ -94,12 +94,20 @@ class JobResult:
     resolved device), ``"tiles"`` (tiles processed), ``"layers"`` (name -> float32 map,
     e.g. latents, taken from the service's ``extra_layers`` attribute after the run when
     it has one; ready for ``Document.set_result(extra_layers=...)``).
+
+    ``stages``: the intermediate outputs of a multi-stage service (the old-photo
+    pipeline), taken from its ``extra_stages`` attribute after the run, in the order
+    they were made; empty for single-stage services. Each is a dict ``{"stage": name,
+    "kind": "probability" | "mask" | "image", "data": float32 array, "entry": recipe
+    entry or None}`` (see ``app.ml.services.old_photo.OldPhotoResult.stages``); the last
+    "image" stage is ``pixels``.
     """
 
     job: Job
     pixels: np.ndarray
     elapsed_s: float
     extra: dict[str, Any] = field(default_factory=dict)
+    stages: list[dict[str, Any]] = field(default_factory=list)
 
 
 def describe_error(err: BaseException) -> str:

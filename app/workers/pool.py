@@ -313,4 +313,5 @@ def _run(record: _Record, relay: _Relay) -> tuple[str, JobResult]:
         raise InvalidInputError(f"{job.task}/{job.method} returned no image")
     layers = dict(getattr(service, "extra_layers", None) or {})
     extra = {"device": record.device, "tiles": tiles, "layers": layers}
-    return "finished", JobResult(job, pixels, time.perf_counter() - start, extra)
+    stages = list(getattr(service, "extra_stages", None) or [])
+    return "finished", JobResult(job, pixels, time.perf_counter() - start, extra, stages)

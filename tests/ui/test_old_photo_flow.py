@@ -1,5 +1,6 @@
 """Damage panel flow: detect -> threshold slider changes the mask -> brush correction ->
-inpaint result layer (known pixels unchanged) -> undo walks back each stage."""
+inpaint result layer (known pixels unchanged) -> undo walks back each stage; and the
+one-click old-photo pipeline (tiny VDIR restorer) landing every stage as a layer."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from PySide6.QtTest import QTest
 from app.core.damage import scratches
 from app.core.document import Document
 from app.core.layers import LayerKind
-from app.ml.classical import NavierStokesInpainter
+from app.ml.classical import BicubicUpscaler, NavierStokesInpainter, TeleaInpainter
 from app.ml.services.detect import DetectService, TopHatDetector
+from app.ml.services.old_photo import OldPhotoPipeline, OldPhotoService
+from app.ui.stage_layers import STEP_TEXTS
+from tests.ml.tiny_vdir import tiny_service
 
 
 def _scan() -> np.ndarray:
@@ -102,3 +106,90 @@ def test_slider_asks_before_replacing_a_painted_mask(window, qtbot, damage) -> N
     merged = doc.mask_layer().data
     assert merged[100, 12:38].min() > 0.99 and merged.sum() >= painted.sum()
     assert not answers
+
+
+# -- one-click pipeline -------------------------------------------------------------------
+
+
+@pytest.fixture
+def pipeline(damage):  # noqa: ANN001, ANN201
+    """The window's pipeline: top-hat detector, Telea, a tiny VDIR old-photo restorer and
+    bicubic upscaling (the service of the last run is ``pipeline.service``)."""
+    stages = OldPhotoPipeline(TopHatDetector(level=0.1), TeleaInpainter(),
+                              tiny_service("old-photo"), BicubicUpscaler())  # fmt: skip
+
+    def make() -> OldPhotoService:
+        damage.service = OldPhotoService(stages)
+        return damage.service
+
+    damage.pipeline_factory = make
+    return damage
+
+
+def _paint_user_mask(window) -> np.ndarray:  # noqa: ANN001
+    window.set_tool("brush")
+    window.set_brush_radius(3)
+    _drag(window, [(10, 100), (40, 100)])
+    return window.document.mask_layer().data.copy()
+
+
+def _results(doc) -> list[str]:  # noqa: ANN001
+    return [layer.name for layer in doc.layers.all(LayerKind.RESULT)]
+
+
+def _stage_recipe(doc) -> list[str]:  # noqa: ANN001
+    return [e["stage"] for e in doc.recipe if e.get("task") == "old-photo"]
+
+
+def test_pipeline_lands_each_stage_and_undo_walks_back(window, qtbot, pipeline) -> None:  # noqa: ANN001
+    doc = window.document
+    painted = _paint_user_mask(window)
+    pipeline.panel.upscale.setValue(2)
+    with qtbot.waitSignal(window.jobs.stages_applied, timeout=60_000) as landed:
+        pipeline.run_pipeline()
+    assert landed.args == [["probability", "mask", "inpainted", "restored", "upscaled"]]
+    res = pipeline.service.last
+    h, w = doc.size
+    assert doc.layers.find(LayerKind.PROBABILITY).data.shape == (h, w)
+    assert _results(doc) == ["Inpainted", "Restored", "Result"]
+    assert doc.result_layer().data.shape == (2 * h, 2 * w, 3)
+    assert doc.result_layer().meta["stage"] == "upscaled"
+    mask = doc.mask_layer().data
+    assert np.all(mask >= painted) and mask.sum() > painted.sum()  # user's pixels kept
+    assert np.array_equal(mask, res.mask)
+    inpainted = doc.layers.find(LayerKind.RESULT, "Inpainted").data
+    keep = mask == 0
+    assert np.array_equal(inpainted[keep], doc.original.data[keep])
+    assert not np.allclose(inpainted[~keep], doc.original.data[~keep])
+    assert _stage_recipe(doc) == ["detect", "inpaint", "old-photo", "upscale"]
+    assert doc.recipe[-4]["params"]["merged"] is True
+    steps = ["probability", "mask", "inpainted", "restored", "upscaled"]
+    assert doc.history.undo_texts[-5:] == [STEP_TEXTS[s] for s in steps]
+    assert not pipeline.panel.detect_check.isChecked()  # next repair uses this mask
+    window.undo()  # final (upscaled)
+    assert _results(doc) == ["Inpainted", "Restored"]
+    assert _stage_recipe(doc) == ["detect", "inpaint", "old-photo"]
+    window.undo()  # restored
+    assert _results(doc) == ["Inpainted"]
+    window.undo()  # inpainted
+    assert _results(doc) == [] and _stage_recipe(doc) == ["detect"]
+    window.undo()  # mask
+    assert np.array_equal(doc.mask_layer().data, painted) and _stage_recipe(doc) == []
+    window.undo()  # probability
+    assert doc.layers.find(LayerKind.PROBABILITY) is None
+    window.undo()  # the user's brush stroke, untouched by the pipeline
+    assert not doc.mask_layer().data.any()
+
+
+def test_pipeline_from_restore_dock_repairs_only_the_mask(window, qtbot, pipeline) -> None:  # noqa: ANN001
+    doc = window.document
+    painted = _paint_user_mask(window)
+    window.restore_panel.select("old-photo", "pipeline", detect=False)
+    assert window.restore_panel.selection()[:2] == ("old-photo", "pipeline")
+    with qtbot.waitSignal(window.jobs.stages_applied, timeout=60_000) as landed:
+        window.render_full()
+    assert landed.args == [["inpainted", "restored"]]
+    assert doc.layers.find(LayerKind.PROBABILITY) is None
+    assert np.array_equal(doc.mask_layer().data, painted)
+    assert _results(doc) == ["Inpainted", "Result"]
+    assert _stage_recipe(doc) == ["inpaint", "old-photo"]

@@ -4,14 +4,19 @@
 models) and :meth:`OldPhotoPipeline.run` is a generator yielding Progress per tile of
 every stage (``stage`` = "detect", "inpaint", "restore", "upscale") and returning an
 :class:`OldPhotoResult` with every intermediate image, so the window can put each
-stage on its own layer and the recipe can record every stage's parameters.
+stage on its own layer (:meth:`OldPhotoResult.stages`, carried to the window by the
+worker pool from :attr:`OldPhotoService.extra_stages`) and the recipe can record every
+stage's parameters.
 
 Stage choice (:func:`default_pipeline`): the learned damage detector if shipped, else
-the top-hat baseline; learned inpainting if shipped, else Navier-Stokes (OpenCV 5.0's
-float32 Telea overshoots, see docs/inpainting.md); the ``old-photo`` VDIR model if the
-registry lists it, else the denoise one, else no restore stage; the registry's upscaler
-when ``upscale > 1``. Memory: every stage is tiled, so besides the intermediate images
-(kept as layers) only one row of tiles is held at a time.
+the top-hat baseline; learned inpainting if shipped, else OpenCV Telea
+(:func:`default_inpainter`); the ``old-photo`` VDIR model if the registry lists it, else
+the denoise one, else no restore stage; the registry's upscaler when ``upscale > 1``.
+Memory: every stage is tiled, so besides the intermediate images (kept as layers) only
+one row of tiles is held at a time.
+
+Importing this module does not import torch (the window lists :data:`PIPELINE_INFO`);
+the stages' modules are imported by :func:`default_pipeline`.
 """
 
 from __future__ import annotations
@@ -19,14 +24,22 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from app.core import masks
 from app.core.errors import InvalidInputError
 from app.core.progress import Work, relabel
 from app.ml.services.base import ParamSpec, Service, ServiceInfo, check_mask
-from app.ml.services.detect import DEFAULT_GROW, DEFAULT_THRESHOLD, Detector, to_mask
+
+if TYPE_CHECKING:
+    from app.ml.services.detect import Detector
+
+DEFAULT_THRESHOLD = 0.5
+"""Damage probability threshold (the same as ``app.ml.services.detect``'s)."""
+DEFAULT_GROW = 1
+"""Grow the detected mask by this many pixels (the same as ``detect``'s)."""
 
 PARAMS = (
     ParamSpec("detect", True, help="find scratches and dust automatically (else use the mask)"),
@@ -34,6 +47,16 @@ PARAMS = (
     ParamSpec("grow", DEFAULT_GROW, 0, 16, help="grow the detected mask by this many pixels"),
     ParamSpec("upscale", 1, 1, 4, help="final upscaling factor (1 = none)"),
 )
+PIPELINE_INFO = ServiceInfo(
+    task="old-photo", method="pipeline", title="Old-photo repair (one click)",
+    description="Detect scratches and dust (merged with your mask), inpaint them, restore, "
+    "optionally upscale; every stage lands as a layer.",
+    scale=0, learned=True, params=PARAMS,
+)  # fmt: skip
+"""What :class:`OldPhotoService` is, without building its stages (no torch import)."""
+
+IMAGE_STAGES = ("inpainted", "restored", "upscaled")
+"""The RGB stages of :meth:`OldPhotoResult.stages`, in the order they run."""
 
 
 @dataclass
@@ -47,6 +70,34 @@ class OldPhotoResult:
     restored: np.ndarray | None = None
     upscaled: np.ndarray | None = None
     recipe: list[dict[str, Any]] = field(default_factory=list)
+
+    def stages(self) -> list[dict[str, Any]]:
+        """The stage outputs in the order they were made, one dict per stage that ran:
+        ``{"stage", "kind", "data", "entry"}``.
+
+        ``stage`` is "probability" (``kind`` "probability", float32 (H, W) in [0, 1]),
+        "mask" (``kind`` "mask", float32 (H, W), 1 = damaged: the given mask merged with
+        the detection; only when detection ran), or one of :data:`IMAGE_STAGES`
+        (``kind`` "image", float32 (H*s, W*s, 3) in [0, 1]). ``entry`` is the stage's
+        recipe entry (the mask carries the detection's), None for the probability.
+        """
+        out: list[dict[str, Any]] = []
+        entries = [e for e in self.recipe if e["stage"] != "detect"]
+        detect = [e for e in self.recipe if e["stage"] == "detect"]
+        if self.probability is not None:
+            out.append(_output("probability", "probability", self.probability, None))
+        if detect:
+            out.append(_output("mask", "mask", self.mask, detect[0]))
+        images = [(n, getattr(self, n)) for n in IMAGE_STAGES if getattr(self, n) is not None]
+        for (name, data), entry in zip(images, entries, strict=True):
+            out.append(_output(name, "image", data, entry))
+        return out
+
+
+def _output(
+    stage: str, kind: str, data: np.ndarray, entry: dict[str, Any] | None
+) -> dict[str, Any]:
+    return {"stage": stage, "kind": kind, "data": data, "entry": entry}
 
 
 @dataclass
@@ -67,7 +118,8 @@ class OldPhotoPipeline:
         tile: int = 512,
     ) -> Work[OldPhotoResult]:
         """Run the stages on float32 (H, W, 3) ``image``; a given ``mask`` (1 = damaged)
-        is used as is (``detect`` false) or merged with the detection (``detect`` true)."""
+        is used as is (``detect`` false) or merged with the detection (``detect`` true):
+        its pixels are never dropped."""
         p = resolve(params)
         size = image.shape[:2]
         res = OldPhotoResult(final=image, mask=np.zeros(size, np.float32))
@@ -76,8 +128,10 @@ class OldPhotoPipeline:
         if p["detect"] and self.detector is not None:
             prob = yield from relabel(self.detector.probability(image, tile), "detect")
             res.probability = prob
-            res.mask = np.maximum(res.mask, to_mask(prob, p["threshold"], p["grow"]))
-            res.recipe.append(_entry("detect", self.detector.method, p, ("threshold", "grow")))
+            entry = _entry("detect", self.detector.method, p, ("threshold", "grow"))
+            entry["params"]["merged"] = bool(res.mask.any())
+            res.mask = np.maximum(res.mask, detected_mask(prob, p["threshold"], p["grow"]))
+            res.recipe.append(entry)
         current = image
         if res.mask.any():
             current = yield from _stage(self.inpainter, current, res.mask, {}, tile, res)
@@ -91,6 +145,12 @@ class OldPhotoPipeline:
             res.upscaled = current
         res.final = current
         return res
+
+
+def detected_mask(prob: np.ndarray, threshold: float, grow: int) -> np.ndarray:
+    """Binary float32 (H, W) mask: ``prob >= threshold`` grown by ``grow`` px."""
+    mask = masks.threshold(prob, threshold)
+    return masks.grow(mask, grow) if grow else mask
 
 
 def resolve(params: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -120,17 +180,23 @@ def _stage(
 
 
 class OldPhotoService(Service):
-    """The pipeline as a Service (``old-photo/pipeline``): returns only the final image."""
+    """The pipeline as a Service (``old-photo/pipeline``): returns the final image.
 
-    def __init__(self, pipeline: OldPhotoPipeline, device: str = "cpu") -> None:
+    After a run, :attr:`last` is the whole :class:`OldPhotoResult` and
+    :attr:`extra_stages` its :meth:`~OldPhotoResult.stages` (the worker pool hands them
+    to the window in ``JobResult.stages``). ``device`` (None: the first stage's that is
+    not the CPU, else "cpu") is where the pool queues the job.
+    """
+
+    def __init__(self, pipeline: OldPhotoPipeline, device: str | None = None) -> None:
         self.pipeline = pipeline
-        self.device = device
+        self.device = device if device is not None else pipeline_device(pipeline)
         self.last: OldPhotoResult | None = None
+        self.extra_stages: list[dict[str, Any]] = []
         scale = 0 if pipeline.upscaler is not None else 1
         self.info = ServiceInfo(
-            task="old-photo", method="pipeline", title="Old-photo repair (one click)",
-            description="Detect scratches and dust, inpaint them, restore, optionally upscale.",
-            scale=scale, learned=True, params=PARAMS,
+            task=PIPELINE_INFO.task, method=PIPELINE_INFO.method, title=PIPELINE_INFO.title,
+            description=PIPELINE_INFO.description, scale=scale, learned=True, params=PARAMS,
         )  # fmt: skip
 
     def output_scale(self, params: Mapping[str, Any] | None = None) -> int:
@@ -143,23 +209,35 @@ class OldPhotoService(Service):
         if not params["detect"] and mask is None:
             raise InvalidInputError("without detection the old-photo repair needs a mask")
         self.last = yield from self.pipeline.run(image, mask=mask, params=params, tile=tile)
+        self.extra_stages = self.last.stages()
         return self.last.final
+
+
+def pipeline_device(pipeline: OldPhotoPipeline) -> str:
+    """The device of the first stage not on the CPU, else "cpu"."""
+    stages = (pipeline.detector, pipeline.inpainter, pipeline.restorer, pipeline.upscaler)
+    devices = [str(getattr(s, "device", "cpu")) for s in stages if s is not None]
+    return next((d for d in devices if d != "cpu"), "cpu")
+
+
+def default_inpainter(device: str = "auto") -> Service:
+    """The learned inpainting model if shipped, else OpenCV Telea (8-bit fast marching)."""
+    from app.ml.classical import TeleaInpainter
+    from app.ml.services.detect import find_entry
+    from app.ml.services.inpaint import INPAINT_ID, InpaintService
+
+    entry = find_entry(INPAINT_ID)
+    return InpaintService(entry, device) if entry is not None else TeleaInpainter()
 
 
 def default_pipeline(device: str = "auto") -> OldPhotoPipeline:
     """Stages from ``models/`` and the registry, with fallbacks (see module docstring)."""
-    from app.ml.classical import NavierStokesInpainter
-    from app.ml.services.detect import default_detector, find_entry
-    from app.ml.services.inpaint import INPAINT_ID, InpaintService
+    from app.ml.services.detect import default_detector
 
-    entry = find_entry(INPAINT_ID)
-    inpainter: Service = NavierStokesInpainter()
-    if entry is not None:
-        inpainter = InpaintService(entry, device)
     registry = _registry()
     restorer = _restorer(registry, device)
     upscaler = _service(registry, "upscale", None, device)
-    return OldPhotoPipeline(default_detector(device), inpainter, restorer, upscaler)
+    return OldPhotoPipeline(default_detector(device), default_inpainter(device), restorer, upscaler)
 
 
 def _registry() -> Any:

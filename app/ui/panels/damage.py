@@ -1,6 +1,7 @@
-"""Damage panel: detect scratches and dust, tune the mask live, inpaint it.
+"""Damage panel: detect scratches and dust, tune the mask live, inpaint it, or repair all.
 
-:class:`DamagePanel` holds the widgets (Detect, threshold and grow sliders, Inpaint);
+:class:`DamagePanel` holds the widgets (Detect, threshold and grow sliders, Inpaint, and
+the one-click pipeline: Repair all, its Detect check box and Upscale factor);
 :class:`DamageController` does the work for a window:
 
 - **Detect** runs the damage detector on the worker pool (channel ``"detect"``); the
@@ -12,6 +13,12 @@
   "replace", "merge" (keep the user's pixels, add the detection) or "cancel".
 - **Inpaint** renders the ``inpaint`` service on the mask into the result layer (the
   window's normal render path: progress, cancel, undo).
+- **Repair all** renders the old-photo pipeline (``old-photo/pipeline``, also listed in
+  the Restore dock) with the sliders' threshold and grow: detect (merged with the mask
+  the user has; unticking *Detect* uses only that mask) -> inpaint -> restore ->
+  upscale. Every stage lands as its own layer and undo step
+  (:mod:`app.ui.stage_layers`). After a detection or a repair *Detect* is unticked, so
+  a second repair uses the corrected mask instead of re-adding what the user erased.
 
 Services are made by factories (tests inject tiny ones); the defaults import the ML
 services lazily, on first use.
@@ -26,11 +33,13 @@ import numpy as np
 import qtawesome as qta
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDockWidget,
     QFormLayout,
     QLabel,
     QMessageBox,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -39,9 +48,10 @@ from superqt import QLabeledDoubleSlider, QLabeledSlider
 from app.core import masks
 from app.core.document import AppendRecipe
 from app.core.layers import Layer, LayerKind
+from app.ui.stage_layers import PROBABILITY_NAME
 from app.workers.jobs import Job
 
-PROBABILITY_NAME = "Damage probability"
+PIPELINE_KEY = "old-photo/pipeline"
 DETECTED_TEXT = "Detected damage"
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_GROW = 1
@@ -52,6 +62,7 @@ class DamagePanel(QWidget):
 
     detect_requested = Signal()
     inpaint_requested = Signal()
+    pipeline_requested = Signal()
     mask_params_changed = Signal(float, int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -69,23 +80,46 @@ class DamagePanel(QWidget):
         self.grow.setToolTip("Grow the detected mask by this many pixels")
         self.inpaint_button = QPushButton(qta.icon("mdi6.auto-fix", color="#ffffff"), "Inpaint")
         self.inpaint_button.setToolTip("Fill the masked pixels (result layer)")
+        self._pipeline_widgets()
         self.status = QLabel(self)
         self.status.setWordWrap(True)
         self.status.setObjectName("hint")
         self._layout()
         self.detect_button.clicked.connect(self.detect_requested)
         self.inpaint_button.clicked.connect(self.inpaint_requested)
+        self.pipeline_button.clicked.connect(self.pipeline_requested)
         self.threshold.valueChanged.connect(self._emit_params)
         self.grow.valueChanged.connect(self._emit_params)
+
+    def _pipeline_widgets(self) -> None:
+        icon = qta.icon("mdi6.image-auto-adjust", color="#ffffff")
+        self.pipeline_button = QPushButton(icon, "Repair all (one click)")
+        self.pipeline_button.setObjectName("primary")
+        self.pipeline_button.setToolTip(
+            "Detect -> inpaint -> restore -> upscale; each stage a layer and an undo step"
+        )
+        self.detect_check = QCheckBox("Detect damage (merged with the mask)", self)
+        self.detect_check.setChecked(True)
+        self.detect_check.setToolTip("Off: repair only the mask as it is (e.g. after correcting)")
+        self.upscale = QSpinBox(self)
+        self.upscale.setRange(1, 4)
+        self.upscale.setPrefix("\u00d7")
+        self.upscale.setToolTip("Final upscaling factor (\u00d71: none)")
 
     def _layout(self) -> None:
         form = QFormLayout()
         form.addRow("Threshold", self.threshold)
         form.addRow("Grow (px)", self.grow)
+        repair = QFormLayout()
+        repair.addRow(self.detect_check)
+        repair.addRow("Upscale", self.upscale)
         layout = QVBoxLayout(self)
         layout.addWidget(self.detect_button)
         layout.addLayout(form)
         layout.addWidget(self.inpaint_button)
+        layout.addSpacing(8)
+        layout.addLayout(repair)
+        layout.addWidget(self.pipeline_button)
         layout.addWidget(self.status)
         layout.addStretch(1)
 
@@ -93,12 +127,20 @@ class DamagePanel(QWidget):
         """(threshold, grow) as set on the sliders."""
         return float(self.threshold.value()), int(self.grow.value())
 
+    def pipeline_params(self) -> dict[str, Any]:
+        """The old-photo pipeline's parameters as set (detect, threshold, grow, upscale)."""
+        threshold, grow = self.values()
+        return {"detect": self.detect_check.isChecked(), "threshold": round(threshold, 3),
+                "grow": grow, "upscale": int(self.upscale.value())}  # fmt: skip
+
     def _emit_params(self, *_: Any) -> None:
         self.mask_params_changed.emit(*self.values())
 
     def set_enabled_for(self, doc: Any) -> None:
         """Enable the buttons when there is a document."""
-        for w in (self.detect_button, self.inpaint_button, self.threshold, self.grow):
+        widgets = (self.detect_button, self.inpaint_button, self.threshold, self.grow,
+                   self.pipeline_button, self.detect_check, self.upscale)  # fmt: skip
+        for w in widgets:
             w.setEnabled(doc is not None)
 
     def set_status(self, text: str) -> None:
@@ -113,13 +155,24 @@ def default_detect_service() -> Any:
 
 
 def default_inpaint_service() -> Any:
-    """The shipped learned inpainting service, else Navier-Stokes (imports torch)."""
-    from app.ml.classical import NavierStokesInpainter
-    from app.ml.services.detect import find_entry
-    from app.ml.services.inpaint import INPAINT_ID, InpaintService
+    """The shipped learned inpainting service, else Telea (imports torch)."""
+    from app.ml.services.old_photo import default_inpainter
 
-    entry = find_entry(INPAINT_ID)
-    return InpaintService(entry) if entry is not None else NavierStokesInpainter()
+    return default_inpainter()
+
+
+def default_pipeline_service() -> Any:
+    """The old-photo pipeline of ``models/`` and the registry as a Service (imports torch)."""
+    from app.ml.services.old_photo import OldPhotoService, default_pipeline
+
+    return OldPhotoService(default_pipeline())
+
+
+def pipeline_info() -> Any:
+    """The pipeline's ServiceInfo (for the Restore dock; imports no torch)."""
+    from app.ml.services.old_photo import PIPELINE_INFO
+
+    return PIPELINE_INFO
 
 
 class DamageController(QObject):
@@ -132,6 +185,7 @@ class DamageController(QObject):
         self.window, self.panel = window, panel
         self.detect_factory: Callable[[], Any] = default_detect_service
         self.inpaint_factory: Callable[[], Any] = default_inpaint_service
+        self.pipeline_factory: Callable[[], Any] = default_pipeline_service
         self.ask: Callable[[], str] = self._ask_user
         self._job: int | None = None
         self._set: np.ndarray | None = None  # the mask this controller last wrote
@@ -140,6 +194,9 @@ class DamageController(QObject):
         self._method = "detector"
         panel.detect_requested.connect(self.detect)
         panel.inpaint_requested.connect(self.inpaint)
+        panel.pipeline_requested.connect(self.run_pipeline)
+        window.jobs.factories[PIPELINE_KEY] = lambda: self.pipeline_factory()
+        window.jobs.stages_applied.connect(self._on_stages)
         panel.mask_params_changed.connect(self.update_mask)
         window.pool.finished.connect(self._on_finished)
         window.pool.failed.connect(self._on_failed)
@@ -155,6 +212,7 @@ class DamageController(QObject):
     def _on_document(self, doc: Any) -> None:
         self._job, self._set, self._base, self._step = None, None, None, None
         self.panel.set_enabled_for(doc)
+        self.panel.detect_check.setChecked(True)
 
     # -- detection -------------------------------------------------------------------
     def detect(self) -> int | None:
@@ -177,6 +235,7 @@ class DamageController(QObject):
         self._put_probability(prob)
         self._step = None
         self.update_mask(*self.panel.values())
+        self.panel.detect_check.setChecked(False)  # Repair all now uses this (corrected) mask
         self.panel.set_status(f"Damage found in {result.elapsed_s:.1f} s; adjust or paint")
         self.detected.emit()
 
@@ -272,6 +331,28 @@ class DamageController(QObject):
             self._inpainting = False
             self.panel.set_status("Inpainted into the result layer (Undo goes back)")
 
+    # -- one-click pipeline ----------------------------------------------------------
+    def run_pipeline(self) -> Any:
+        """Render the old-photo pipeline with the panel's parameters on the whole image
+        (the mask, if any, goes with it); returns the job id, None when nothing ran."""
+        if self.doc is None:
+            return None
+        params = self.panel.pipeline_params()
+        mask = self.doc.mask_layer(create=False)
+        if not params["detect"] and (mask is None or not mask.data.any()):
+            self.panel.set_status("Paint or detect a mask first, or tick Detect")
+            return None
+        self._inpainting = False
+        self.panel.set_status("Repairing: detect, inpaint, restore, upscale…")
+        return self.window.jobs.render("old-photo", "pipeline", params)
+
+    def _on_stages(self, stages: list[str]) -> None:
+        """A pipeline landed: say what, and use its (correctable) mask next time."""
+        if "mask" in stages:
+            self.panel.detect_check.setChecked(False)
+        names = ", ".join(stages)
+        self.panel.set_status(f"Repaired: {names} (each a layer; Undo walks back a stage)")
+
 
 def install(window: Any) -> DamageController:
     """Add the Damage dock (tabbed with Restore) and its controller to ``window``."""
@@ -283,4 +364,5 @@ def install(window: Any) -> DamageController:
     window.tabifyDockWidget(window.restore_dock, dock)
     window.restore_dock.raise_()
     window.damage_dock = dock
+    window.restore_panel.add_service(pipeline_info())
     return DamageController(window, panel)

@@ -3,7 +3,8 @@
 The panel knows nothing of workers: it emits ``preview_requested`` (debounced 250 ms after
 the last parameter change while "Live preview" is on, or when Preview is pressed) and
 ``render_requested``/``cancel_requested``; the window runs the jobs and reports back with
-:meth:`set_busy`, :meth:`set_progress` and :meth:`set_metrics`.
+:meth:`set_busy`, :meth:`set_progress` and :meth:`set_metrics`. Services the registry
+does not list (the old-photo pipeline) are added with :meth:`add_service`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.errors import PatinaError
 from app.ml.services.base import TASKS, ServiceInfo
 from app.ui.panels.params import ParamForm
 
@@ -50,6 +52,15 @@ def _registry() -> Any:
     except ImportError:
         return _NoRegistry()
     return registry
+
+
+def _default_method(task: str) -> str | None:
+    """The registry's default method of ``task``; None when it has none (only services
+    added with ``add_service``)."""
+    try:
+        return _registry().default_method(task)  # type: ignore[no-any-return]
+    except PatinaError:
+        return None
 
 
 class _NoRegistry:
@@ -93,6 +104,7 @@ class RestorePanel(QWidget):
         self._debounce.setInterval(PREVIEW_DEBOUNCE_MS)
         self._debounce.timeout.connect(self.preview_requested)
         self._services: list[ServiceInfo] = []
+        self._extra: list[ServiceInfo] = []
         self._build()
         self._wire()
         self.set_enabled_for(None)
@@ -133,20 +145,33 @@ class RestorePanel(QWidget):
         self.render_button.clicked.connect(self.render_requested)
         self.cancel_button.clicked.connect(self.cancel_requested)
 
+    def add_service(self, info: ServiceInfo) -> None:
+        """List ``info`` after the registry's services of its task (kept on refills)."""
+        self._extra.append(info)
+        current = self.task.currentData()
+        self._fill_tasks()
+        index = self.task.findData(current)
+        if index >= 0:
+            self.task.setCurrentIndex(index)
+
+    def _list(self, task: str) -> list[ServiceInfo]:
+        return [*_registry().list_services(task), *(i for i in self._extra if i.task == task)]
+
     def _fill_tasks(self) -> None:
         self.task.blockSignals(True)
+        self.task.clear()
         for task in TASKS:
-            if _registry().list_services(task):
+            if self._list(task):
                 self.task.addItem(TASK_TITLES.get(task, task), task)
         self.task.blockSignals(False)
         self._fill_methods()
 
     def _fill_methods(self) -> None:
         task = self.task.currentData()
-        self._services = list(_registry().list_services(task)) if task else []
+        self._services = self._list(task) if task else []
         self.method.blockSignals(True)
         self.method.clear()
-        default = _registry().default_method(task) if task else None
+        default = _default_method(task) if task else None
         for info in self._services:
             badge = "  ·  learned" if info.learned else ""
             self.method.addItem(f"{info.title}{badge}", info.method)
