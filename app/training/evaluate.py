@@ -29,6 +29,7 @@ from app.core import image_io
 from app.core.degradations import DegradationSpec, degrade, quantize8
 from app.core.metrics import psnr
 from app.core.progress import Work, drive
+from app.ml import registry
 from app.ml.evaluate import EvalSetup, evaluate, list_images
 from app.ml.loading import load_weights
 from app.ml.services.vdir import VDIRService
@@ -159,6 +160,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--spec", action="append", default=[],
                    help='any degradation spec, e.g. "fade=0.3,blur=0.8,grain=0.3,sigma=15,jpeg=60"'
                         " (repeatable)")  # fmt: skip
+    p.add_argument("--baseline", action="append", default=[], metavar="TASK/METHOD",
+                   help="also score this registry service on the same inputs, e.g. "
+                        "deblock/jpeg-filter (repeatable)")  # fmt: skip
     p.add_argument("--limit", type=int, default=None, help="use only the first N images")
     p.add_argument("--float", dest="float_mode", action="store_true", help="unclipped protocol")
     p.add_argument("--est", action="store_true", help="EST mean absolute error")
@@ -174,19 +178,13 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     """Everything the arguments ask for, as {setting: result}."""
     service = service_for(args.model, args.device)
     images = list_images(args.data, args.limit)
+    out = quality_tables(service, images, args)
+    for name in args.baseline:
+        task, _, method = name.partition("/")
+        other = registry.create_service(task, method or None, device=args.device)
+        tables = quality_tables(other, images, args)
+        out.update({f"{key} [{name}]": value for key, value in tables.items()})
     name = args.data.name
-    out: dict[str, Any] = {}
-    for sigma in args.sigma:
-        spec = DegradationSpec(sigma=sigma)
-        out[f"{name} sigma {sigma:g}"] = mean_rows(
-            evaluate_service(service, images, spec, args.float_mode)
-        )
-    for q in args.quality:
-        spec = DegradationSpec(jpeg=q)
-        out[f"{name} jpeg q{q}"] = mean_rows(evaluate_service(service, images, spec))
-    for text in args.spec:
-        spec = DegradationSpec.parse(text)
-        out[f"{name} {text}"] = mean_rows(evaluate_service(service, images, spec))
     if args.est:
         deblock = service.info.task == "deblock"
         levels = [10, 20, 30, 40, 50, 60, 70, 80] if deblock else [5, 10, 15, 20, 25, 30, 40, 50]
@@ -197,6 +195,20 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
         label = f"{service.device} ms/MP at {mp:g} MP ({torch.get_num_threads()} threads)"
         out[label] = round(bench(service, mp), 1)
     return out
+
+
+def quality_tables(
+    service: Any, images: Sequence[Path], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Mean PSNR/SSIM rows of ``service`` for every --sigma, --quality and --spec."""
+    name = args.data.name
+    specs = [(f"sigma {s:g}", DegradationSpec(sigma=s)) for s in args.sigma]
+    specs += [(f"jpeg q{q}", DegradationSpec(jpeg=q)) for q in args.quality]
+    specs += [(text, DegradationSpec.parse(text)) for text in args.spec]
+    return {
+        f"{name} {label}": mean_rows(evaluate_service(service, images, spec, args.float_mode))
+        for label, spec in specs
+    }
 
 
 def merge_metrics(run_dir: Path, results: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ import numpy as np
 
 from app.core.progress import drive
 from app.ml.services.vdir import VDIRService
-from app.training.evaluate import ZeroLatentService, mean_rows, service_for
+from app.training.evaluate import ZeroLatentService, mean_rows, parser, run_all, service_for
 from app.training.export import export_run, update_manifest
 from app.training.loop import train
 from tests.training.test_loop import data_dir, tiny_config  # noqa: F401
@@ -47,3 +47,21 @@ def test_naive_blind_export_restores_with_a_zero_latent(tmp_path: Path, data_dir
     assert np.array_equal(drive(service.run(img)), drive(service.restore(img, zeros)))
     own = drive(VDIRService(service.entry, "cpu").run(img))
     assert not np.array_equal(own, drive(service.run(img)))  # the encoder's c is not zero
+
+
+def test_evaluate_scores_specs_and_baselines_on_the_same_inputs(
+    tmp_path: Path,
+    data_dir: Path,  # noqa: F811
+) -> None:
+    run = tmp_path / "run"
+    train(tiny_config().with_overrides(steps=1), data_dir, run)
+    export_run(run, "tiny", "denoise", models_dir=tmp_path, manifest=False)
+    args = ["--model", str(tmp_path / "tiny.safetensors"), "--data", str(data_dir / "nested")]
+    args += ["--sigma", "25", "--spec", "sigma=25", "--baseline", "denoise/gaussian"]
+    out = run_all(parser().parse_args(args))
+    assert set(out) == {"nested sigma 25", "nested sigma=25", "nested sigma 25 [denoise/gaussian]",
+                        "nested sigma=25 [denoise/gaussian]"}  # fmt: skip
+    assert out["nested sigma 25"] == out["nested sigma=25"]  # same spec, same seeds
+    same_input = {row["input_psnr"] for row in out.values()}
+    assert len(same_input) == 1
+    assert out["nested sigma 25"]["psnr"] != out["nested sigma 25 [denoise/gaussian]"]["psnr"]
