@@ -84,6 +84,8 @@ class TrainConfig(BaseTrainConfig):
     lambda_est: float = 1.0
     use_vae: bool = True
     channels_last: bool = True
+    only_est: bool = False  # train only the EST head on the frozen encoder's mean latent
+    reinit_est: bool = False  # re-initialise the EST head after --init (a new EST target)
 
     def with_overrides(self, **kw: Any) -> TrainConfig:
         """Copy with some fields replaced (``None`` values ignored)."""

@@ -61,7 +61,13 @@ def losses(
     """Loss terms; ``total`` = L1(x, x_hat) + beta KL + L1(y, y_hat) + lambda2 |f(T) - EST(c)|.
 
     Without the VAE (``cfg.use_vae`` false, the naive-blind ablation) c is all zeros.
+    With ``cfg.only_est`` only ``lambda2 |f(T) - EST(mean c)|`` (the encoder frozen).
     """
+    if cfg.only_est:
+        with torch.no_grad():
+            mean, _ = model.encode(y)
+        est = F.l1_loss(model.estimate(mean), F.avg_pool2d(t, 4))
+        return {"total": est, "est": est}
     if not cfg.use_vae:
         c = torch.zeros(
             y.shape[0],
@@ -117,7 +123,8 @@ def new_state(cfg: TrainConfig, device: str) -> RunState:
     model = build(cfg.arch).to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas)
+    params = model.est.parameters() if cfg.only_est else model.parameters()
+    opt = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
     gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
     return RunState(model, opt, np.random.default_rng(cfg.seed), gen)
 
@@ -205,11 +212,22 @@ def prepare(
 
         weights, _ = load_weights(init)
         state.model.load_state_dict(weights)
+        if cfg.reinit_est:
+            reset_est(state.model, cfg.seed)
     train_bank, val_bank = split_bank(data_dir, cfg.val_images)
     vx, vy = validation_set(val_bank, cfg.task, cfg.degradation, cfg.val_crop, cfg.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     return state, train_bank, tuple(_to_device((vx, vy), device, cfg.channels_last))
+
+
+def reset_est(model: VDIR, seed: int) -> None:
+    """Fresh (seeded) weights for the EST head: its old target (e.g. sigma when
+    fine-tuning a denoiser into a deblocker) leaves ReLUs that never fire on the new one."""
+    torch.manual_seed(seed)
+    for layer in model.est.modules():
+        if isinstance(layer, torch.nn.Conv2d):
+            layer.reset_parameters()
 
 
 def train(

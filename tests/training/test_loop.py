@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import save_file
 
 from app.training import checkpoint as ck
 from app.training.config import TrainConfig
@@ -67,3 +68,19 @@ def test_lr_schedule_warms_up_and_decays() -> None:
     assert lr_at(cfg, 0) == pytest.approx(1e-4)
     assert lr_at(cfg, 10) == pytest.approx(1e-3)
     assert lr_at(cfg, 110) == pytest.approx(1e-5)
+
+
+def test_only_est_retargets_the_est_head_and_nothing_else(tmp_path: Path, data_dir: Path) -> None:
+    base = tmp_path / "base"
+    train(tiny_config().with_overrides(steps=1), data_dir, base)
+    weights = tmp_path / "base.safetensors"
+    save_file(ck.split_prefix(model_tensors(base), "model"), str(weights))
+    cfg = tiny_config("deblock").with_overrides(
+        steps=2, only_est=True, reinit_est=True, degradation={}
+    )
+    train(cfg, data_dir, tmp_path / "est", init=weights)
+    before = ck.split_prefix(model_tensors(base), "model")
+    after = ck.split_prefix(model_tensors(tmp_path / "est"), "model")
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith("est.") for k in changed)
+    assert changed == {k for k in before if k.startswith("est.")}
