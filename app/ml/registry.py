@@ -54,6 +54,7 @@ class ModelEntry:
     card: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     default: bool = True  # False: listed, but not chosen when no method is given
+    est_note: str = ""  # a caveat shown with the EST readout (e.g. "does not track quality")
 
     @property
     def info(self) -> ServiceInfo:
@@ -97,6 +98,7 @@ def _entry(raw: Mapping[str, Any], folder: Path) -> ModelEntry:
         card=str(raw.get("card", "")),
         metrics=dict(raw.get("metrics") or {}),
         default=bool(raw.get("default", True)),
+        est_note=str(raw.get("est_note", "")),
     )
 
 

@@ -94,6 +94,7 @@ def export_run(
     models_dir: Path = MODELS_DIR,
     title: str = "",
     manifest: bool = True,
+    est_note: str = "",
 ) -> dict[str, Any]:
     """Export ``run_dir``; returns the manifest entry (written unless ``manifest`` is false:
     then only the weights and the card are written, and the model is not listed)."""
@@ -115,6 +116,8 @@ def export_run(
         + count_params(model.est),
         "weights_dtype": "float16" if fp16 else "float32", "training": training,
     }  # fmt: skip
+    if est_note:
+        entry["est_note"] = est_note
     if manifest:
         update_manifest(models_dir, entry)
     write_card(models_dir / f"{model_id}.md", entry, run_dir)
@@ -129,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--task", required=True)
     p.add_argument("--title", default="")
     p.add_argument("--models", default=str(MODELS_DIR))
+    p.add_argument("--est-note", default="", help="a caveat shown with the EST readout")
     p.add_argument("--no-manifest", action="store_true", help="do not list it in the manifest")
     args = p.parse_args(argv)
     try:
@@ -139,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             models_dir=Path(args.models),
             title=args.title,
             manifest=not args.no_manifest,
+            est_note=args.est_note,
         )
     except PatinaError as err:
         print(f"error: {err}")

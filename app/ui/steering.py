@@ -306,7 +306,16 @@ class LatentActions(LatentResearch):
             return
         what = est.name.removeprefix(EST_PREFIX)
         label = "noise σ" if what == "sigma" else "JPEG quality"
-        self.latent_panel.set_estimate(f"Estimated {label}: <b>{float(est.data.mean()):.1f}</b>")
+        text = f"Estimated {label}: <b>{float(est.data.mean()):.1f}</b>"
+        note = self._est_note()
+        self.latent_panel.set_estimate(f"{text}<br><i>{note}</i>" if note else text)
+
+    def _est_note(self) -> str:
+        """The current model's caveat about its EST head ("" when it has none)."""
+        chosen = self.restore_panel.selection()
+        if chosen is None or (chosen[0], chosen[1]) not in self._bases:
+            return ""
+        return str(getattr(self._bases[(chosen[0], chosen[1])], "est_note", ""))
 
     def _on_cursor(self, x: int, y: int) -> None:
         est = self._est_layer()

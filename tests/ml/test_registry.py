@@ -152,6 +152,12 @@ def test_a_model_marked_not_default_is_listed_but_not_chosen(models_dir: Path) -
     assert registry.default_method("inpaint") == "telea"
 
 
+def test_an_est_caveat_is_read_from_the_manifest(models_dir: Path) -> None:
+    write_manifest(models_dir, [model("a"), model("b", est_note="EST is not reliable")])
+    notes = {e.id: e.est_note for e in registry.list_models()}
+    assert notes == {"a": "", "b": "EST is not reliable"}
+
+
 def test_create_learned_service_through_the_factory(models_dir: Path) -> None:
     params = [{"name": "offset", "default": 0.0, "minimum": -1.0, "maximum": 1.0}]
     write_manifest(models_dir, [model("fake-denoise", config={"params": params})])

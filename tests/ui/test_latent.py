@@ -100,6 +100,13 @@ def test_latent_layers_appear_after_a_vdir_render(steer, qtbot, tiny) -> None:  
     assert "sigma" in steer.latent_panel.cursor_label.text()
 
 
+def test_the_models_est_caveat_is_shown_with_the_estimate(steer, qtbot, tiny) -> None:  # noqa: ANN001
+    tiny.est_note = "this model's EST does not track the degradation yet"
+    render(steer, qtbot)
+    text = steer.latent_panel.est_label.text()
+    assert "Estimated noise σ" in text and tiny.est_note in text
+
+
 def _plain(tiny, image):  # noqa: ANN001, ANN202
     from app.core.progress import drive
 

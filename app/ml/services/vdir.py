@@ -103,6 +103,7 @@ class VDIRService(Service):
 
     def __init__(self, entry: EntryLike, device: str = "auto") -> None:
         self.entry = entry
+        self.est_note = str(getattr(entry, "est_note", ""))  # caveat for the EST readout
         self.device, self.dtype = pick_device(device)
         self.info = ServiceInfo(
             task=entry.task, method="vdir", title=entry.title or f"VDIR {entry.task}",
