@@ -4,7 +4,8 @@ Masks (1 = missing) mix, per patch, with probabilities from ``cfg.data``:
 square holes (:func:`app.core.damage.random_holes`, sizes from ``hole_sizes``), thin
 scratches and dust (the exact changed-pixel masks of :mod:`app.core.damage`), or all
 three. The network sees ``y * (1 - m)`` and ``m``; the loss is L1 against the clean
-patch, weighted ``hole_weight`` inside the hole and 1 outside, on the output of
+patch (or the squared error with ``"loss": "l2"``), weighted ``hole_weight`` inside
+the hole and 1 outside, on the output of
 DL-Net with ``cfg.k_train`` unrolled steps (higher-order gradients).
 """
 
@@ -29,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "p_dust": 0.15,
     "hole_sizes": [8, 16, 32, 48, 64],
     "hole_weight": 6.0,
+    "loss": "l1",
 }
 
 
@@ -79,6 +81,13 @@ def weighted_l1(x_hat: torch.Tensor, x: torch.Tensor, m: torch.Tensor, w: float)
     return ((x_hat - x).abs() * weight).mean() / weight.mean()
 
 
+def weighted_l2(x_hat: torch.Tensor, x: torch.Tensor, m: torch.Tensor, w: float) -> torch.Tensor:
+    """Mean of ``(x_hat - x)^2 * (1 + (w - 1) m)`` normalised by the mean weight (the
+    hole PSNR's own error, so the network learns the conditional mean)."""
+    weight = 1.0 + (w - 1.0) * m
+    return ((x_hat - x).pow(2) * weight).mean() / weight.mean()
+
+
 def loss(model: nn.Module, batch: Batch, cfg: MaskTaskConfig) -> dict[str, torch.Tensor]:
     """Weighted L1 of DL-Net's output with ``k_train`` unrolled steps; also the hole L1."""
     assert isinstance(model, InpaintNet)
@@ -86,8 +95,9 @@ def loss(model: nn.Module, batch: Batch, cfg: MaskTaskConfig) -> dict[str, torch
     y = x * (1 - m)
     g, h = model.parts(y, m)
     x_hat = dlnet_forward(g, h, y, m, cfg.k_train, cfg.gamma, create_graph=True)
-    w = float({**DEFAULTS, **cfg.data}["hole_weight"])
-    total = weighted_l1(x_hat, x, m, w)
+    data = {**DEFAULTS, **cfg.data}
+    w = float(data["hole_weight"])
+    total = (weighted_l2 if data["loss"] == "l2" else weighted_l1)(x_hat, x, m, w)
     hole = ((x_hat - x).abs() * m).sum() / (3 * m.sum()).clamp_min(1)
     return {"total": total, "hole_l1": hole.detach()}
 

@@ -16,7 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, cast
 
@@ -38,7 +38,9 @@ class MaskTaskConfig(BaseTrainConfig):
     """Config of an inpainting or detection run (JSON in ``configs/``).
 
     ``data`` holds the task's sampling settings (see the task module); ``k_train`` and
-    ``gamma`` are DL-Net's unrolled steps and step size (inpainting only). The shared
+    ``gamma`` are DL-Net's unrolled steps and step size (inpainting only); the first
+    ``k_plain_steps`` steps train the plain network (K = 1, cheaper), the rest unroll
+    ``k_train`` steps (the paper's reference-then-DL-Net order, one schedule). The shared
     fields and JSON handling come from :class:`BaseTrainConfig`.
     """
 
@@ -52,6 +54,7 @@ class MaskTaskConfig(BaseTrainConfig):
     data: dict[str, Any] = field(default_factory=dict)
     k_train: int = 5
     gamma: float = 1e-3
+    k_plain_steps: int = 0
 
 
 Batch = tuple[torch.Tensor, ...]
@@ -125,6 +128,8 @@ def train_step(state: State, task: MaskTask, batch: Batch, cfg: MaskTaskConfig) 
     """One Adam step at the scheduled learning rate; returns the loss terms."""
     for group in state.opt.param_groups:
         group["lr"] = lr_at(cfg, state.step)
+    if state.step < cfg.k_plain_steps:
+        cfg = replace(cfg, k_train=1)
     terms = task.loss(state.model, batch, cfg)
     out = optimizer_step(state.model, state.opt, terms, cfg.grad_clip)
     state.step += 1
@@ -202,6 +207,11 @@ def main(argv: list[str] | None = None, _train: Callable[..., Any] = train) -> i
         write_run_info(out, list(argv or []), "cpu", args.data)
         info = json.loads((out / "run_info.json").read_text())
         info["command"] = info["command"].replace("app.training ", "app.training.mask_loop ", 1)
+        if "later_commands" in info:
+            info["later_commands"] = [
+                c.replace("app.training ", "app.training.mask_loop ", 1)
+                for c in info["later_commands"]
+            ]
         (out / "run_info.json").write_text(json.dumps(info, indent=2))
         summary = _train(cfg, Path(args.data), out, resume=args.resume)
     except PatinaError as err:

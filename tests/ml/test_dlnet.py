@@ -3,13 +3,13 @@
 import pytest
 import torch
 
-from app.ml.archs.inpaint import InpaintConfig, build, push_pull
+from app.ml.archs.inpaint import InpaintConfig, build, harmonic_fill, push_pull
 from app.ml.dlnet import dlnet_forward, fidelity, refine
 
 TINY = InpaintConfig(widths=(4, 4, 8, 8), dilations=(2,), z_channels=4)
 
 
-@pytest.fixture(params=["telea", "pushpull"])
+@pytest.fixture(params=["telea", "pushpull", "harmonic"])
 def net(request: pytest.FixtureRequest) -> torch.nn.Module:
     torch.manual_seed(0)
     model = build(InpaintConfig(**{**TINY.to_dict(), "prefill": request.param}))
@@ -87,3 +87,34 @@ def test_inference_refinement_detaches(net: torch.nn.Module) -> None:
     y, m = _inputs()
     out = dlnet_forward(*net.parts(y, m), y, m, 5)
     assert not out.requires_grad
+
+
+def test_harmonic_fill_keeps_known_and_reproduces_a_ramp() -> None:
+    # a linear ramp is harmonic: the fill of a hole inside it is the ramp itself
+    ramp = torch.linspace(0, 1, 40).view(1, 1, 1, 40).expand(2, 3, 32, 40).contiguous()
+    m = torch.zeros(2, 1, 32, 40)
+    m[:, :, 8:24, 10:30] = 1.0
+    filled = harmonic_fill(ramp * (1 - m), 1 - m)
+    assert torch.equal(filled * (1 - m), ramp * (1 - m))
+    assert (filled - ramp).abs().max() < 0.02
+
+
+def test_harmonic_fill_without_known_pixels_is_grey() -> None:
+    y = torch.rand(1, 3, 9, 9)
+    out = harmonic_fill(y, torch.zeros(1, 1, 9, 9))
+    assert torch.allclose(out, torch.full_like(y, 0.5))
+
+
+def test_deeper_head_and_z_scale_refine() -> None:
+    torch.manual_seed(0)
+    cfg = InpaintConfig(**{**TINY.to_dict(), "h_layers": 2, "z_scale": 30.0})
+    model = build(cfg)
+    assert len(model.h.hidden) == 1
+    torch.nn.init.normal_(model.h.conv.weight, std=0.1)
+    y, m = _inputs()
+    plain = model(y, m)
+    refined = dlnet_forward(*model.parts(y, m), y, m, 5)
+    assert torch.allclose(dlnet_forward(*model.parts(y, m), y, m, 1), plain)
+    assert not torch.allclose(refined, plain)
+    known = 1 - m
+    assert fidelity(refined, y, known) < fidelity(plain, y, known)

@@ -3,18 +3,25 @@
 Tensors are NCHW floats; images in [0, 1]; the mask is (N, 1, H, W), 1 = missing (to
 fill), 0 = known. Input to ``g``: the masked image ``y * (1 - m)`` and ``m`` (4 channels).
 
-- ``fill(y, m)``: a parameter-free first guess of the hole (``prefill``): OpenCV Telea
-  on the 8-bit image ("telea"), a push-pull pyramid fill ("pushpull") or zeros ("none").
+- ``fill(y, m)``: a parameter-free first guess of the hole (``prefill``): the harmonic
+  (Laplace) membrane over the hole, solved by cascadic multigrid ("harmonic"), OpenCV
+  Telea on the 8-bit image ("telea"), a push-pull pyramid fill ("pushpull") or zeros
+  ("none").
 - ``g(y, m, fill) -> z``: a 4-level U-Net of gated convolutions (Yu et al., free-form
   inpainting: ``act(feature) * sigmoid(gate)``), dilated gated convs at 1/8 resolution
   for a receptive field of about 250 px, skip connections by concatenation; input
   ``[y * (1 - m), m, fill]`` (7 channels; 4 without prefill). ``z`` is
-  the last hidden representation *before* its activation, ``(N, z_channels, H, W)``.
-- ``h(z) -> x_hat``: ``fill +`` the activation followed by one 3x3 conv to RGB (DL-Net
-  section III-C: "a light h with one single convolution layer ... worked well
-  enough"); ``fill`` is a constant of h, so the likelihood module (:mod:`app.ml.dlnet`)
-  differentiates only that conv, K times. :meth:`InpaintNet.parts` gives (g, h) for
-  one input.
+  the last hidden representation *before* its activation, ``(N, z_channels, H, W)``,
+  divided by ``z_scale``.
+- ``h(z) -> x_hat``: ``fill +`` the activation of ``z_scale * z``, ``h_layers - 1``
+  hidden 3x3 convs + ELU, then one conv to RGB (``h_layers = 1`` is DL-Net section
+  III-C's "light h with one single convolution layer"); ``fill`` is a constant of h,
+  so the likelihood module (:mod:`app.ml.dlnet`) differentiates only the convs, K
+  times. :meth:`InpaintNet.parts` gives (g, h) for one input.
+- ``z_scale`` only re-parametrises z (``h(g(y))`` is unchanged): the ADAM-like update
+  of Eqn. 5 moves every element of z by about ``gamma`` per step whatever the gradient's
+  size, so with the paper's ``gamma = 1e-3`` the refinement moves the activations by
+  about ``z_scale * 1e-3`` per step (1 = the paper's z).
 
 Any H, W is accepted: inputs are padded (replicate) to a multiple of 8 inside and
 outputs cropped back.
@@ -44,10 +51,13 @@ class InpaintConfig:
     z_channels: int = 16
     h_kernel: int = 3
     prefill: str | bool = "telea"
+    h_layers: int = 1
+    z_scale: float = 1.0
 
     @property
     def fill_method(self) -> str:
-        """ "telea", "pushpull" or "none" (``True``/``False`` of older configs: pushpull/none)."""
+        """ "telea", "harmonic", "pushpull" or "none" (``True``/``False`` of older configs:
+        pushpull/none)."""
         if isinstance(self.prefill, bool):
             return "pushpull" if self.prefill else "none"
         return self.prefill
@@ -105,6 +115,7 @@ class Encoder(nn.Module):
         self.d2 = GatedConv(c3 + c2, c2)
         self.d1 = GatedConv(c2 + c1, c1)
         self.z = GatedConv(c1, cfg.z_channels, 3, act=False)
+        self.z_scale = float(cfg.z_scale)
 
     def forward(self, y: torch.Tensor, m: torch.Tensor, fill: torch.Tensor) -> torch.Tensor:
         parts = [y * (1 - m), m, fill] if self.prefill else [y * (1 - m), m]
@@ -115,21 +126,32 @@ class Encoder(nn.Module):
         d = self.d3(_up(b, s3))
         d = self.d2(_up(d, s2))
         d = self.d1(_up(d, s1))
-        return self.z(d)
+        return self.z(d) / self.z_scale  # type: ignore[no-any-return]
 
 
 class Head(nn.Module):
-    """h: z -> RGB, the activation of z's layer then a single conv (DL-Net's light h)."""
+    """h: z -> RGB: the activation of z's layer (of ``z_scale * z``), ``h_layers - 1``
+    hidden 3x3 convs + ELU (``z_channels`` wide), then one conv to RGB (``h_layers = 1``
+    is DL-Net's light h with a single conv). The last conv starts near zero, so an
+    untrained network outputs the fill."""
 
     def __init__(self, cfg: InpaintConfig) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(cfg.z_channels, 3, cfg.h_kernel, padding=cfg.h_kernel // 2)
+        c, k = cfg.z_channels, cfg.h_kernel
+        self.z_scale = float(cfg.z_scale)
+        self.hidden = nn.ModuleList(
+            [nn.Conv2d(c, c, 3, padding=1) for _ in range(max(cfg.h_layers - 1, 0))]
+        )
+        self.conv = nn.Conv2d(c, 3, k, padding=k // 2)
         nn.init.normal_(self.conv.weight, std=1e-3)  # start as the fill: x_hat ~ fill
         assert self.conv.bias is not None
         nn.init.zeros_(self.conv.bias)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.elu(z))
+        a = F.elu(z * self.z_scale)
+        for conv in self.hidden:
+            a = F.elu(conv(a))
+        return self.conv(a)  # type: ignore[no-any-return]
 
 
 class InpaintNet(nn.Module):
@@ -145,12 +167,16 @@ class InpaintNet(nn.Module):
         self.h = Head(self.cfg)
 
     def fill(self, y: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-        """The parameter-free first guess (push-pull fill, or zeros without prefill)."""
+        """The parameter-free first guess (Telea, harmonic, push-pull; zeros without)."""
         method = self.cfg.fill_method
         if method == "none":
             return torch.zeros_like(y)
         with torch.no_grad():
-            return telea_fill(y, m) if method == "telea" else push_pull(y, 1.0 - m)
+            if method == "telea":
+                return telea_fill(y, m)
+            if method == "harmonic":
+                return harmonic_fill(y, 1.0 - m)
+            return push_pull(y, 1.0 - m)
 
     def parts(self, y: torch.Tensor, m: torch.Tensor) -> tuple[GFn, HFn]:
         """(g, h) for this input: ``g(y, m) -> z`` and ``h(z) -> x_hat`` (fill included).
@@ -208,6 +234,41 @@ def push_pull(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     coarse = push_pull(v2, (w2 > 0).to(y.dtype) * w2.clamp(0, 1))
     up = F.interpolate(coarse, size=y.shape[-2:], mode="bilinear", align_corners=False)
     return known * est + (1 - known) * up
+
+
+_LAPLACE = torch.tensor([[0.0, 0.25, 0.0], [0.25, 0.0, 0.25], [0.0, 0.25, 0.0]])
+
+
+def harmonic_fill(
+    y: torch.Tensor, known: torch.Tensor, iters: int = 10, omega: float = 1.8
+) -> torch.Tensor:
+    """Harmonic (Laplace) fill of the pixels with ``known < 1``: the smooth membrane that
+    interpolates the known border, solved coarse-to-fine (cascadic multigrid): the
+    solution of the 2x coarser problem (a coarse pixel is known when any pixel of its 2x2
+    block is, with their mean), upsampled, then ``iters`` red-black SOR sweeps (relaxation
+    ``omega``) of the 4-neighbour average at this level (replicate border = Neumann).
+    Known pixels (``known == 1``) are returned unchanged. ``known``: (N, 1, H, W) in
+    {0, 1}; a batch item without known pixels is filled with 0.5."""
+    kn = (known >= 1.0).to(y.dtype)
+    if min(y.shape[-2:]) <= 4:
+        total = kn.sum((-2, -1), keepdim=True)
+        mean = (y * kn).sum((-2, -1), keepdim=True) / total.clamp_min(1.0)
+        mean = torch.where(total > 0, mean, torch.full_like(mean, 0.5))
+        return kn * y + (1 - kn) * mean
+    w2 = F.avg_pool2d(kn, 2, ceil_mode=True)
+    v2 = F.avg_pool2d(y * kn, 2, ceil_mode=True) / w2.clamp_min(1e-6)
+    coarse = harmonic_fill(v2, (w2 > 0).to(y.dtype), iters, omega)
+    up = F.interpolate(coarse, size=y.shape[-2:], mode="bilinear", align_corners=False)
+    x = kn * y + (1 - kn) * up
+    h, w = y.shape[-2:]
+    ii = torch.arange(h).view(h, 1) + torch.arange(w).view(1, w)
+    red = (ii % 2 == 0).to(y)[None, None]
+    weight = _LAPLACE.to(y).view(1, 1, 3, 3).repeat(y.shape[1], 1, 1, 1)
+    for _ in range(iters):
+        for colour in (red, 1 - red):
+            avg = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), weight, groups=y.shape[1])
+            x = x + (omega * colour * (1 - kn)) * (avg - x)
+    return x
 
 
 def pad_inputs(
