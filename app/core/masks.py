@@ -263,6 +263,21 @@ def threshold(prob: np.ndarray, t: float) -> np.ndarray:
     return (np.asarray(prob) >= t).astype(np.float32)
 
 
+DAMAGE_THRESHOLD = 0.5  # default probability threshold of damage detection
+DAMAGE_GROW = 1  # default growth (px) of a detected damage mask
+
+
+def from_probability(
+    prob: np.ndarray, threshold: float = DAMAGE_THRESHOLD, grow: float = 0
+) -> np.ndarray:
+    """Binary float32 (H, W) mask: ``prob >= threshold`` grown by ``grow`` px (negative
+    shrinks): a detector's probability map -> a damage mask."""
+    mask = (np.asarray(prob) >= threshold).astype(np.float32)
+    if grow > 0:
+        return dilate(mask, grow)
+    return erode(mask, -grow) if grow < 0 else mask
+
+
 def clear(mask: np.ndarray) -> Rect | None:
     """Set the whole mask to 0 in place; returns the full rectangle (None if empty)."""
     _check_mask(mask, writable=True)

@@ -10,8 +10,9 @@ Two detectors with the same interface, ``probability(image, tile) -> Work[(H, W)
   pseudo-probability ``clip(tophat / (2 * level), 0, 1)``, so 0.5 means "``level``
   above the local background".
 
-A mask is made from a probability map with :func:`to_mask` (threshold, then grow by
-``grow`` px with :func:`app.core.masks.grow`); the UI does the same without torch.
+A mask is made from a probability map with :func:`to_mask`, which is
+:func:`app.core.masks.from_probability` (threshold, then grow by ``grow`` px), the same
+function the window and the old-photo pipeline use without torch.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ import cv2
 import numpy as np
 import torch
 
-from app.core import masks
+# detection defaults and probability -> mask live in core (the UI uses them without torch)
+from app.core.masks import DAMAGE_GROW as DEFAULT_GROW  # noqa: F401
+from app.core.masks import DAMAGE_THRESHOLD as DEFAULT_THRESHOLD  # noqa: F401
+from app.core.masks import from_probability as to_mask  # noqa: F401
 from app.core.progress import Work
 from app.core.tiling import process_tiled
 from app.ml.archs.detector import DamageDetector, build
@@ -35,16 +39,8 @@ from app.ml.services.base import Service, ServiceInfo, check_image
 from app.ml.services.vdir import MODELS_DIR, EntryLike, weights_path
 
 DETECTOR_ID = "damage-detector"
-DEFAULT_THRESHOLD = 0.5
-DEFAULT_GROW = 1
 OVERLAP = 32
 _CACHE: dict[tuple[str, str], DamageDetector] = {}
-
-
-def to_mask(prob: np.ndarray, threshold: float = DEFAULT_THRESHOLD, grow: float = 0) -> np.ndarray:
-    """Binary float32 (H, W) mask: ``prob >= threshold`` grown by ``grow`` px."""
-    mask = masks.threshold(prob, threshold)
-    return masks.grow(mask, grow) if grow else mask
 
 
 def load_model(path: Path, device: str = "cpu") -> DamageDetector:

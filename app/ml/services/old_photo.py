@@ -30,16 +30,14 @@ import numpy as np
 
 from app.core import masks
 from app.core.errors import InvalidInputError
+from app.core.masks import DAMAGE_GROW as DEFAULT_GROW
+from app.core.masks import DAMAGE_THRESHOLD as DEFAULT_THRESHOLD
 from app.core.progress import Work, relabel
 from app.ml.services.base import ParamSpec, Service, ServiceInfo, check_mask
 
 if TYPE_CHECKING:
     from app.ml.services.detect import Detector
 
-DEFAULT_THRESHOLD = 0.5
-"""Damage probability threshold (the same as ``app.ml.services.detect``'s)."""
-DEFAULT_GROW = 1
-"""Grow the detected mask by this many pixels (the same as ``detect``'s)."""
 
 PARAMS = (
     ParamSpec("detect", True, help="find scratches and dust automatically (else use the mask)"),
@@ -130,7 +128,7 @@ class OldPhotoPipeline:
             res.probability = prob
             entry = _entry("detect", self.detector.method, p, ("threshold", "grow"))
             entry["params"]["merged"] = bool(res.mask.any())
-            res.mask = np.maximum(res.mask, detected_mask(prob, p["threshold"], p["grow"]))
+            res.mask = np.maximum(res.mask, masks.from_probability(prob, p["threshold"], p["grow"]))
             res.recipe.append(entry)
         current = image
         if res.mask.any():
@@ -145,12 +143,6 @@ class OldPhotoPipeline:
             res.upscaled = current
         res.final = current
         return res
-
-
-def detected_mask(prob: np.ndarray, threshold: float, grow: int) -> np.ndarray:
-    """Binary float32 (H, W) mask: ``prob >= threshold`` grown by ``grow`` px."""
-    mask = masks.threshold(prob, threshold)
-    return masks.grow(mask, grow) if grow else mask
 
 
 def resolve(params: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -53,8 +53,6 @@ from app.workers.jobs import Job
 
 PIPELINE_KEY = "old-photo/pipeline"
 DETECTED_TEXT = "Detected damage"
-DEFAULT_THRESHOLD = 0.5
-DEFAULT_GROW = 1
 
 
 class DamagePanel(QWidget):
@@ -72,11 +70,11 @@ class DamagePanel(QWidget):
         self.threshold = QLabeledDoubleSlider(Qt.Orientation.Horizontal, self)
         self.threshold.setRange(0.05, 0.95)
         self.threshold.setDecimals(2)
-        self.threshold.setValue(DEFAULT_THRESHOLD)
+        self.threshold.setValue(masks.DAMAGE_THRESHOLD)
         self.threshold.setToolTip("Damage probability above which a pixel is masked")
         self.grow = QLabeledSlider(Qt.Orientation.Horizontal, self)
         self.grow.setRange(0, 10)
-        self.grow.setValue(DEFAULT_GROW)
+        self.grow.setValue(masks.DAMAGE_GROW)
         self.grow.setToolTip("Grow the detected mask by this many pixels")
         self.inpaint_button = QPushButton(qta.icon("mdi6.auto-fix", color="#ffffff"), "Inpaint")
         self.inpaint_button.setToolTip("Fill the masked pixels (result layer)")
@@ -263,9 +261,7 @@ class DamageController(QObject):
         layer = self.probability_layer()
         if layer is None:
             return
-        detected = masks.threshold(layer.data, threshold)
-        if grow:
-            detected = masks.grow(detected, grow)
+        detected = masks.from_probability(layer.data, threshold, grow)
         if self._user_edited() and not self._resolve_conflict():
             return
         new = detected if self._base is None else np.maximum(self._base, detected)
