@@ -31,6 +31,7 @@ from app.core.metrics import psnr
 from app.core.progress import Work, drive
 from app.ml import registry
 from app.ml.evaluate import EvalSetup, evaluate, list_images
+from app.ml.latent_edit import latent_size
 from app.ml.loading import load_weights
 from app.ml.services.vdir import VDIRService
 
@@ -52,8 +53,8 @@ class ZeroLatentService(VDIRService):
     def _run(
         self, image: np.ndarray, mask: np.ndarray | None, params: dict[str, Any], tile: int
     ) -> Work[np.ndarray]:
-        padded = (-(-image.shape[0] // 4), -(-image.shape[1] // 4), self.model.cfg.latent)
-        return (yield from self.restore(image, np.zeros(padded, np.float32), tile))
+        shape = (*latent_size(*image.shape[:2]), self.model.cfg.latent)
+        return (yield from self.restore(image, np.zeros(shape, np.float32), tile))
 
 
 def service_for(model: Path, device: str = "cpu", task: str | None = None) -> VDIRService:
