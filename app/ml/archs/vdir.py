@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from app.ml.archs.blocks import SFT, Down, NAFBlock, Up
+from app.ml.archs.blocks import SFT, Down, NAFBlock, Pointwise, Up
 
 MULTIPLE = 4
 
@@ -116,7 +116,7 @@ class Restorer(nn.Module):
         self.down0 = Down(w0, w1)
         self.enc1 = nn.Sequential(*(NAFBlock(w1) for _ in range(cfg.enc_blocks[1])))
         self.down1 = Down(w1, w2)
-        self.fuse = nn.Conv2d(w2 + lat, w2, 1)
+        self.fuse = Pointwise(w2 + lat, w2)
         self.mid = nn.Sequential(*(NAFBlock(w2) for _ in range(cfg.mid_blocks)))
         self.up1 = Up(w2, w1)
         self.dec1 = nn.Sequential(*(NAFBlock(w1) for _ in range(cfg.dec_blocks[1])))
