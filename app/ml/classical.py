@@ -7,7 +7,7 @@ noise level, the JPEG quality, whether it is grey) are taken once before tiling,
 never disagree (no seams). The operators live in :mod:`app.ml.classical_ops`.
 
 Methods per task (defaults in DEFAULT_METHODS): denoise bilateral / nlmeans / gaussian;
-deblock jpeg-filter; upscale bicubic / lanczos; inpaint telea / navier-stokes / biharmonic.
+deblock jpeg-filter; upscale bicubic / lanczos; inpaint telea / navier-stokes / harmonic / biharmonic.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from app.ml.classical_ops import (
     gaussian_denoise,
     guess_jpeg_quality,
     inpaint_biharmonic,
+    inpaint_harmonic,
     inpaint_opencv,
     is_grey,
     jpeg_filter,
@@ -44,6 +45,7 @@ __all__ = [
     "BilateralDenoiser",
     "ClassicalService",
     "GaussianDenoiser",
+    "HarmonicInpainter",
     "JpegFilter",
     "LanczosUpscaler",
     "NLMeansDenoiser",
@@ -250,6 +252,16 @@ class NavierStokesInpainter(_Inpainter):
         return inpaint_opencv(img, mask, int(params["radius"]), cv2.INPAINT_NS)
 
 
+class HarmonicInpainter(_Inpainter):
+    info = ServiceInfo("inpaint", "harmonic", "Harmonic (classical)",
+                       "Smooth Laplace membrane over each hole (multigrid); fast, and "
+                       "better than Telea on dust and larger holes.",
+                       uses_mask=True)  # fmt: skip
+
+    def fill(self, img: np.ndarray, mask: np.ndarray, *, params: dict[str, Any]) -> np.ndarray:
+        return inpaint_harmonic(img, mask)
+
+
 class BiharmonicInpainter(_Inpainter):
     info = ServiceInfo("inpaint", "biharmonic", "Biharmonic (classical)",
                        "Smooth biharmonic fill (scikit-image), hole by hole; slow on big holes.",
@@ -268,6 +280,7 @@ CLASSICAL_SERVICES: tuple[type[ClassicalService], ...] = (
     LanczosUpscaler,
     TeleaInpainter,
     NavierStokesInpainter,
+    HarmonicInpainter,
     BiharmonicInpainter,
 )
 DEFAULT_METHODS = {

@@ -430,6 +430,25 @@ def inpaint_opencv(img: np.ndarray, mask: np.ndarray, radius: int, flags: int) -
     return np.stack(channels, axis=2) / 255.0
 
 
+def inpaint_harmonic(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Harmonic (Laplace) fill of the pixels with mask > 0: the smoothest membrane through
+    the hole's border, solved by cascadic multigrid
+    (:func:`app.ml.archs.inpaint.harmonic_fill`, also the learned inpainter's first guess).
+    Measured on CBSD68 it beats Telea by 0.5-1.1 dB inside holes (docs/inpainting.md)."""
+    import torch
+
+    from app.ml.archs.inpaint import harmonic_fill
+
+    holes = mask > 0
+    if not holes.any() or holes.all():
+        return img
+    y = torch.from_numpy(np.ascontiguousarray(_plane(img).reshape(*img.shape[:2], -1)))
+    known = torch.from_numpy((~holes).astype(np.float32))[None, None]
+    with torch.no_grad():
+        out = harmonic_fill(y.permute(2, 0, 1)[None], known)
+    return np.ascontiguousarray(out[0].permute(1, 2, 0).numpy(), dtype=np.float32)
+
+
 def inpaint_biharmonic(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """scikit-image's biharmonic inpainting, one connected hole (bounding box) at a time."""
     from skimage.restoration import inpaint_biharmonic as biharmonic

@@ -251,7 +251,9 @@ def test_upscale_scale_out_of_range() -> None:
 # --- inpaint ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("key", ["inpaint/telea", "inpaint/navier-stokes", "inpaint/biharmonic"])
+@pytest.mark.parametrize(
+    "key", ["inpaint/telea", "inpaint/navier-stokes", "inpaint/harmonic", "inpaint/biharmonic"]
+)
 def test_inpaint_fills_holes_and_keeps_known_pixels(key: str) -> None:
     clean = smooth_image(120, 140)
     mask = np.zeros((120, 140), np.float32)
@@ -294,3 +296,15 @@ def test_empty_mask_returns_the_image() -> None:
 
 def test_classical_services_are_classical() -> None:
     assert all(issubclass(cls, ClassicalService) for cls in CLASSICAL_SERVICES)
+
+
+def test_harmonic_inpainting_reproduces_a_linear_ramp() -> None:
+    """A linear ramp is harmonic, so the Laplace fill of a hole in it is the ramp itself."""
+    yy, xx = np.mgrid[0:64, 0:80].astype(np.float32)
+    ramp = np.dstack([0.2 + xx / 200, 0.3 + yy / 150, 0.5 + (xx - yy) / 400]).astype(np.float32)
+    mask = np.zeros((64, 80), np.float32)
+    mask[20:44, 30:54] = 1.0
+    damaged = ramp.copy()
+    damaged[mask > 0] = 0.0
+    out, _ = run(SERVICES["inpaint/harmonic"](), damaged, mask)
+    assert np.abs(out - ramp).max() < 0.01
