@@ -7,7 +7,8 @@ noise level, the JPEG quality, whether it is grey) are taken once before tiling,
 never disagree (no seams). The operators live in :mod:`app.ml.classical_ops`.
 
 Methods per task (defaults in DEFAULT_METHODS): denoise bilateral / nlmeans / gaussian;
-deblock jpeg-filter; upscale bicubic / lanczos; inpaint telea / navier-stokes / harmonic / biharmonic.
+deblock jpeg-filter; upscale bicubic / lanczos; inpaint telea / navier-stokes / harmonic /
+biharmonic.
 """
 
 from __future__ import annotations
