@@ -2,9 +2,16 @@
 
 :func:`load` turns a PNG, JPEG, TIFF, WebP or BMP file (8 or 16 bits per channel; grey,
 RGB, RGBA, palette, CMYK) into an upright float32 ``(H, W, 3)`` RGB array in [0, 1] plus an
-:class:`ImageMeta` (format, bit depth, ICC profile, EXIF with Orientation reset to 1, alpha,
-dpi). :func:`save` writes such an array back, with that metadata, atomically and without
-ever replacing a file it was not told to replace.
+:class:`ImageMeta` (format, bit depth, source mode, ICC profile, EXIF with Orientation reset
+to 1, alpha, dpi). :func:`save` writes such an array back, with that metadata, atomically
+and without ever replacing a file it was not told to replace.
+
+Grey in, grey out: when ``meta.mode`` names a grey source (:func:`is_grey_mode`), or with
+``save(..., colour="grey")``, the pixels are collapsed to ITU-R 601 luma and written as a
+single grey channel (plus alpha where kept): 8-bit PNG/JPEG/BMP, 16-bit PNG, 8/16-bit TIFF
+(photometric MINISBLACK). WebP has no grey mode and 16-bit PNG no grey+alpha through
+OpenCV: those get the luma in three equal channels (RGB / RGBA). ``colour="rgb"`` always
+writes RGB.
 
 Decoders: Pillow for 8-bit files, OpenCV for 16-bit PNG (Pillow reads 16-bit RGB PNG as
 8 bits), tifffile for TIFF deeper than 8 bits (OpenCV when tifffile lacks the codec).
@@ -12,8 +19,9 @@ Decoders: Pillow for 8-bit files, OpenCV for 16-bit PNG (Pillow reads 16-bit RGB
 Known limits:
 
 - CMYK is converted to RGB by Pillow's plain formula, not through its ICC profile; the
-  CMYK (or grey) profile stays in ``meta.icc_profile`` but is only written into files when
-  it describes RGB data, since the written pixels are always RGB.
+  CMYK profile stays in ``meta.icc_profile`` but is never written. An ICC profile is
+  written only when its colour space matches the written pixels: RGB profiles into RGB
+  files, grey (``GRAY``) profiles into single-channel grey files.
 - 16-bit PNG: eXIf chunks after the pixel data are not read; ICC, EXIF and dpi are written.
 - TIFF: EXIF is carried as the baseline text tags plus the Exif and GPS sub-IFDs (not for
   BigTIFF outputs over ~4 GB); other TIFF tags are not copied. Multi-page files: page 1.
@@ -56,6 +64,9 @@ _TIFF_TEXT_TAGS = (271, 272, 315, 316, 33432)  # Make, Model, Artist, HostComput
 _TIFF_EXIF_TAGS = (270, 305, 306, *_TIFF_TEXT_TAGS, _EXIF_IFD, _GPS_IFD)
 _ICC_TAG = 34675
 _SUPPORTED_LIST = "PNG, JPEG, TIFF, WebP or BMP"
+_GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "F", "MINISBLACK", "MINISWHITE"})
+_COLOURS = ("auto", "rgb", "grey")
+_LUMA_601 = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601 R, G, B weights
 
 _log = logging.getLogger(__name__)
 
@@ -100,10 +111,13 @@ class _Decoded:
 
 @dataclass(frozen=True)
 class _Job:
-    """Everything a writer needs; ``icc`` and ``exif`` are already checked."""
+    """Everything a writer needs; ``icc`` and ``exif`` are already checked.
+
+    ``pixels`` is float ``(H, W, 3)`` RGB or ``(H, W)`` grey (then written single-channel).
+    """
 
     fmt: str
-    rgb: np.ndarray
+    pixels: np.ndarray
     alpha: np.ndarray | None
     depth: int
     quality: int
@@ -145,6 +159,7 @@ def save(
     quality: int = 95,
     overwrite: bool = False,
     protect: Sequence[Path] = (),
+    colour: str = "auto",
 ) -> Path:
     """Write float ``(H, W, 3)`` RGB ``pixels`` (clipped to [0, 1]) to ``path``; return it.
 
@@ -152,9 +167,19 @@ def save(
     16 only for PNG/TIFF) defaults to ``meta.bit_depth`` where the format allows, else 8.
     ``quality`` (1-100) applies to JPEG and WebP (100 = lossless WebP). ICC, EXIF and dpi
     of ``meta`` are written where the format stores them, and ``meta.alpha`` for
-    PNG/TIFF/WebP when its size matches. The write is atomic (temp file, fsync, rename);
-    an existing file is replaced only with ``overwrite``; a path in ``protect`` never is.
-    On failure an :class:`ImageIOError` is raised and nothing at ``path`` has changed.
+    PNG/TIFF/WebP when its size matches.
+
+    ``colour`` picks the channels: ``"auto"`` (default) writes grey when ``meta.mode`` is a
+    grey mode (:func:`is_grey_mode`), else RGB; ``"rgb"`` always writes RGB; ``"grey"``
+    always writes grey. Grey is the ITU-R 601 luma of ``pixels`` in one channel (plus alpha
+    where kept), except in WebP and in 16-bit PNG with alpha, which store it as three equal
+    channels (see the module notes). The ICC profile is written only if its colour space
+    matches the written channels (``GRAY`` for grey, ``RGB`` otherwise). Another
+    ``colour`` raises :class:`InvalidInputError`.
+
+    The write is atomic (temp file, fsync, rename); an existing file is replaced only with
+    ``overwrite``; a path in ``protect`` never is. On failure an :class:`ImageIOError` is
+    raised and nothing at ``path`` has changed.
     """
     dest = Path(path)
     fmt = _save_format(dest)
@@ -163,10 +188,17 @@ def save(
     depth = _save_depth(dest, fmt, bit_depth, meta.bit_depth)
     if not 1 <= quality <= 100:
         raise InvalidInputError(f"quality must be between 1 and 100, got {quality}")
+    grey = _wants_grey(colour, meta.mode)
     _check_destination(dest, overwrite, protect)
-    job = _make_job(fmt, rgb, meta, depth, quality)
+    job = _make_job(fmt, rgb, meta, depth, quality, grey)
     atomic_write(dest, lambda fh: _WRITERS[_writer_key(job)](fh, job), overwrite)
     return dest
+
+
+def is_grey_mode(mode: str) -> bool:
+    """Whether ``mode`` (an :attr:`ImageMeta.mode`) names a grey source: a Pillow grey mode
+    ("1", "L", "LA", "La", "I", "F", "I;16*") or tifffile's "MINISBLACK" / "MINISWHITE"."""
+    return mode in _GREY_MODES or mode.startswith("I;16")
 
 
 def load_mask(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarray:
@@ -533,15 +565,44 @@ def _same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
-def _make_job(fmt: str, rgb: np.ndarray, meta: ImageMeta, depth: int, quality: int) -> _Job:
+def _wants_grey(colour: str, mode: str) -> bool:
+    """Whether ``save(colour=...)`` writes grey for a source of Pillow/tifffile ``mode``."""
+    if colour not in _COLOURS:
+        raise InvalidInputError(f"colour must be 'auto', 'rgb' or 'grey', got {colour!r}")
+    return colour == "grey" or (colour == "auto" and is_grey_mode(mode))
+
+
+def _make_job(
+    fmt: str, rgb: np.ndarray, meta: ImageMeta, depth: int, quality: int, grey: bool
+) -> _Job:
     alpha = meta.alpha
     if fmt not in _ALPHA_FORMATS or alpha is None or alpha.shape != rgb.shape[:2]:
         alpha = None
-    icc = meta.icc_profile
-    if icc is not None and icc[16:20] != b"RGB ":  # header colour space; pixels are RGB
-        icc = None
+    pixels = _grey_pixels(rgb, _stores_grey(fmt, depth, alpha is not None)) if grey else rgb
+    icc = _matching_icc(meta.icc_profile, b"GRAY" if pixels.ndim == 2 else b"RGB ")
     exif, exif_bytes = _exif_for_save(meta.exif)
-    return _Job(fmt, rgb, alpha, depth, quality, icc or None, exif, exif_bytes, meta.dpi)
+    return _Job(fmt, pixels, alpha, depth, quality, icc, exif, exif_bytes, meta.dpi)
+
+
+def _stores_grey(fmt: str, depth: int, has_alpha: bool) -> bool:
+    """Whether the writer for ``fmt`` at ``depth`` can write one grey channel (+ alpha)."""
+    if fmt == "WEBP":
+        return False  # WebP has no grey mode: Pillow would encode RGB anyway
+    # OpenCV's PNG encoder takes 1, 3 or 4 channels, so 16-bit grey+alpha falls back to RGBA
+    return not (fmt == "PNG" and depth == 16 and has_alpha)
+
+
+def _grey_pixels(rgb: np.ndarray, single_channel: bool) -> np.ndarray:
+    """ITU-R 601 luma of ``rgb`` (clipped) as float32 ``(H, W)``, or as three equal
+    channels when the file cannot store a single grey channel."""
+    clipped = np.clip(rgb, 0.0, 1.0, dtype=np.float32)
+    luma = np.tensordot(clipped, _LUMA_601, axes=1)  # BLAS; equal channels give the channel
+    return luma if single_channel else np.repeat(luma[..., None], 3, axis=2)
+
+
+def _matching_icc(icc: bytes | None, space: bytes) -> bytes | None:
+    """``icc`` if its header colour space (bytes 16-20) is ``space``, else None."""
+    return icc if icc and icc[16:20] == space else None
 
 
 def _exif_for_save(raw: bytes | None) -> tuple[Image.Exif | None, bytes | None]:
@@ -561,9 +622,9 @@ def _exif_for_save(raw: bytes | None) -> tuple[Image.Exif | None, bytes | None]:
 
 
 def _stack_uint(job: _Job, depth: int) -> np.ndarray:
-    """(H, W, 3) RGB or (H, W, 4) RGBA as uint8/uint16."""
-    rgb = to_uint(job.rgb, depth)
-    return rgb if job.alpha is None else np.dstack([rgb, to_uint(job.alpha, depth)])
+    """uint8/uint16 (H, W) grey, (H, W, 2) grey+alpha, (H, W, 3) RGB or (H, W, 4) RGBA."""
+    colour = to_uint(job.pixels, depth)
+    return colour if job.alpha is None else np.dstack([colour, to_uint(job.alpha, depth)])
 
 
 def _writer_key(job: _Job) -> str:
@@ -571,7 +632,8 @@ def _writer_key(job: _Job) -> str:
 
 
 def _write_pillow(fh: IO[bytes], job: _Job) -> None:
-    """8-bit PNG, JPEG, WebP or BMP through Pillow, with the metadata the format stores."""
+    """8-bit PNG, JPEG, WebP or BMP through Pillow (L, LA, RGB or RGBA), with the metadata
+    the format stores."""
     options: dict[str, Any] = {"icc_profile": job.icc, "exif": job.exif_bytes, "dpi": job.dpi}
     if job.fmt == "JPEG":
         options.update(quality=job.quality, subsampling=0 if job.quality >= 90 else 2)
@@ -584,10 +646,13 @@ def _write_pillow(fh: IO[bytes], job: _Job) -> None:
 
 
 def _write_png16(fh: IO[bytes], job: _Job) -> None:
-    """16-bit PNG through OpenCV, with iCCP, pHYs and eXIf chunks added after IHDR."""
+    """16-bit grey, RGB or RGBA PNG through OpenCV, with iCCP, pHYs and eXIf chunks added
+    after IHDR (grey+alpha never comes here: see :func:`_stores_grey`)."""
     data = _stack_uint(job, 16)
-    code = cv2.COLOR_RGB2BGR if data.shape[2] == 3 else cv2.COLOR_RGBA2BGRA
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(data, code), [cv2.IMWRITE_PNG_COMPRESSION, 6])
+    if data.ndim == 3:
+        code = cv2.COLOR_RGB2BGR if data.shape[2] == 3 else cv2.COLOR_RGBA2BGRA
+        data = cv2.cvtColor(data, code)
+    ok, encoded = cv2.imencode(".png", data, [cv2.IMWRITE_PNG_COMPRESSION, 6])
     if not ok:
         raise OSError("the PNG encoder failed")
     png = encoded.reshape(-1).data
@@ -612,16 +677,18 @@ def _png_chunks(job: _Job) -> list[tuple[bytes, bytes]]:
 
 
 def _write_tiff(fh: IO[bytes], job: _Job) -> None:
-    """8/16-bit deflate TIFF through tifffile: ICC in tag 34675, EXIF as tags and sub-IFDs."""
+    """8/16-bit deflate TIFF through tifffile, RGB or MINISBLACK grey (alpha as an extra
+    sample): ICC in tag 34675, EXIF as tags and sub-IFDs."""
     data = _stack_uint(job, job.depth)
     bigtiff = data.nbytes > 2**32 - 2**25
     exif = None if bigtiff else job.exif
     sub_ifds = _sub_ifds(exif)
+    photometric = "minisblack" if job.pixels.ndim == 2 else "rgb"
     tifffile.imwrite(
-        fh, data, photometric="rgb", planarconfig="contig", compression="zlib", predictor=True,
-        extrasamples=None if job.alpha is None else ("unassalpha",), iccprofile=job.icc,
-        resolution=job.dpi, resolutionunit="INCH" if job.dpi else None, metadata=None,
-        byteorder="<", bigtiff=bigtiff, **_tiff_text_args(exif, sub_ifds),
+        fh, data, photometric=photometric, planarconfig="contig", compression="zlib",
+        predictor=True, extrasamples=None if job.alpha is None else ("unassalpha",),
+        iccprofile=job.icc, resolution=job.dpi, resolutionunit="INCH" if job.dpi else None,
+        metadata=None, byteorder="<", bigtiff=bigtiff, **_tiff_text_args(exif, sub_ifds),
     )  # fmt: skip
     for tag, ifd in sub_ifds.items():
         _append_sub_ifd(fh, tag, ifd)
