@@ -80,7 +80,9 @@ class Steerable(Protocol):
 
     def encode_with_std(self, y: np.ndarray, tile: int = 512) -> tuple[np.ndarray, np.ndarray]: ...
 
-    def restore(self, y: np.ndarray, latent: np.ndarray, tile: int = 512) -> Work[np.ndarray]: ...
+    def restore(
+        self, y: np.ndarray, latent: np.ndarray, tile: int = 512, ensemble: int = 1
+    ) -> Work[np.ndarray]: ...
 
     def estimate(self, latent: np.ndarray) -> dict[str, float]: ...
 
@@ -196,7 +198,8 @@ class SteeredService(Service):
             params=(ParamSpec("latent_strength", self.edit.strength, 0.0, STRENGTH_MAX,
                               help="1 = neutral; above cleans more, below keeps more"),
                     ParamSpec("seed", seed, -1, 2**31 - 1,
-                              help="-1: the mean latent; else a latent sampled with this seed")),
+                              help="-1: the mean latent; else a latent sampled with this seed"),
+                    *(p for p in base.info.params if p.name == "ensemble")),
         )  # fmt: skip
 
     def effective_edit(self, params: dict[str, Any]) -> LatentEdit:
@@ -229,7 +232,8 @@ class SteeredService(Service):
         sources = self._sources(edit, image, mean.shape[:2], tile)
         yield Progress(2, 2, "encode")
         latent = apply_edit(mean, std, edit, direction, smap, sources=sources, origin=self.origin)
-        out = yield from self.base.restore(image, latent, tile)
+        ensemble = int(params.get("ensemble", 1))
+        out = yield from self.base.restore(image, latent, tile, ensemble)
         self.extra_layers = latent_layers(self.base, mean, std)
         return out
 

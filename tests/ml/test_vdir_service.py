@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from app.core.errors import InvalidInputError
-from app.core.progress import drive
+from app.core.progress import Progress, drive
 from app.ml.archs.vdir import VDIR
-from app.ml.services.vdir import VDIRService
+from app.ml.services.vdir import VDIRService, dihedral
 from app.ml.steering import SteeredService
 from app.training.export import save_weights
 from tests.ml.test_vdir import TINY
@@ -113,3 +113,59 @@ def test_info_and_missing_weights(tmp_path: Path) -> None:
     assert svc.info.key == "deblock/vdir" and svc.info.learned
     with pytest.raises(InvalidInputError, match="not found"):
         drive(svc.run(image(8, 8)))
+
+
+@pytest.mark.parametrize("k", range(8))
+def test_dihedral_views_are_undone_exactly(k: int) -> None:
+    a = image(6, 9)
+    turned = dihedral(a, k)
+    assert turned.shape == ((9, 6, 3) if k % 2 else (6, 9, 3))
+    np.testing.assert_array_equal(dihedral(turned, k, inverse=True), a)
+    assert len({dihedral(a, j).tobytes() for j in range(8)}) == 8  # eight distinct views
+
+
+def test_ensemble_is_the_mean_of_the_turned_restores(service: VDIRService) -> None:
+    img = image(36, 52)  # one tile: each view is one unclipped model.restore
+    latent = service.encode(img)
+
+    def unclipped(y: np.ndarray, c: np.ndarray) -> np.ndarray:
+        yt = torch.from_numpy(y.transpose(2, 0, 1).copy())[None]
+        ct = torch.from_numpy(c.transpose(2, 0, 1).copy())[None]
+        with torch.no_grad():
+            return service.model.restore(yt, ct)[0].permute(1, 2, 0).numpy()
+
+    views = [
+        dihedral(unclipped(dihedral(img, k), dihedral(latent, k)), k, inverse=True)
+        for k in range(8)
+    ]
+    expected = np.clip(np.mean(views, axis=0), 0, 1)  # the mean of the views, then clipped
+    reports: list[Progress] = []
+    out = drive(service.restore(img, latent, ensemble=8), reports.append)
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    assert not np.allclose(out, drive(service.restore(img, latent)), atol=1e-3)
+    assert [r.done for r in reports] == list(range(1, 9)) and {r.total for r in reports} == {8}
+
+
+def test_eightfold_ensemble_commutes_with_turning_the_photo(service: VDIRService) -> None:
+    """With the latent turned along, an 8-view ensemble of a turned photo is the turned
+    ensemble (up to float rounding): the views of the turned photo are the same eight."""
+    img, k = image(40, 56), 5
+    latent = service.encode(img)
+    turned = drive(service.restore(dihedral(img, k).copy(), dihedral(latent, k).copy(), ensemble=8))
+    np.testing.assert_allclose(
+        turned, dihedral(drive(service.restore(img, latent, ensemble=8)), k), atol=1e-5
+    )
+
+
+def test_ensemble_param_reaches_plain_and_steered_runs(service: VDIRService) -> None:
+    img = image(40, 48)
+    plain = drive(service.run(img, params={"ensemble": "4"}))
+    latent = service.encode(img)
+    np.testing.assert_allclose(plain, drive(service.restore(img, latent, ensemble=4)), atol=1e-6)
+    steered = SteeredService(service)
+    params = steered.resolve_params({"latent_strength": 1.0, "ensemble": "4"})
+    np.testing.assert_allclose(drive(steered.run(img, params=params)), plain, atol=1e-6)
+    with pytest.raises(InvalidInputError):
+        service.resolve_params({"ensemble": "3"})
+    with pytest.raises(InvalidInputError):
+        drive(service.restore(img, latent, ensemble=3))

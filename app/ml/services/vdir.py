@@ -15,6 +15,10 @@ is handed to :class:`app.ml.steering.SteeredService` wrapping this service, so
 ``patina restore --param latent_strength=X``, ``--latent-strength X`` and the window's
 strength slider give the same pixels (one definition of the strength axis, with its
 automatic step; see :mod:`app.ml.latent_edit`).
+
+Self-ensemble (``ensemble`` 2, 4 or 8): the restorer runs on that many flipped/rotated
+views of the image with its latent turned the same way, and the results are turned back
+and averaged; the latent itself (and so any steering) is computed once, unturned.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import numpy as np
 import torch
 
 from app.core.errors import InvalidInputError
-from app.core.progress import Progress, Work, drive
+from app.core.progress import Progress, Work, drive, relabel
 from app.core.tiling import Tile, crop, pad_to_multiple, plan_tiles, process_tiled
 from app.ml.archs.vdir import VDIR, build
 from app.ml.loading import load_arch_model, pick_device
@@ -46,7 +50,11 @@ PARAMS = (
                    "below 1 keeps more texture and grain"),
     ParamSpec("seed", -1, -1, 2**31 - 1,
               help="-1 uses the mean latent; otherwise a latent sampled with this seed"),
+    ParamSpec("ensemble", "1", choices=("1", "2", "4", "8"),
+              help="self-ensemble: average the restorer over 1, 2, 4 or 8 flips/rotations "
+                   "of the photo (8: about +0.15 dB, 8x the restore time)"),
 )  # fmt: skip
+DIHEDRAL_VIEWS = {1: (0,), 2: (0, 4), 4: (0, 1, 2, 3), 8: tuple(range(8))}
 
 
 class EntryLike(Protocol):
@@ -81,6 +89,16 @@ def _to_tensor(img: np.ndarray, device: str, dtype: torch.dtype) -> torch.Tensor
 def _to_numpy(t: torch.Tensor) -> np.ndarray:
     """(1, C, H, W) -> (H, W, C) float32."""
     return t[0].permute(1, 2, 0).float().cpu().numpy()
+
+
+def dihedral(a: np.ndarray, k: int, inverse: bool = False) -> np.ndarray:
+    """``a`` (H, W, ...) as view ``k`` (0-7) of the dihedral group: ``k % 4`` quarter turns,
+    then a left-right mirror when ``k >= 4``; ``inverse=True`` undoes view ``k``."""
+    turns, mirror = k % 4, k >= 4
+    if inverse:
+        return np.rot90(a[:, ::-1] if mirror else a, -turns)
+    turned = np.rot90(a, turns)
+    return turned[:, ::-1] if mirror else turned
 
 
 def _tile_size(tile: int) -> int:
@@ -140,7 +158,28 @@ class VDIRService(Service):
             yield Progress(i + 1, len(tiles), stage)
         return mean, logvar
 
-    def _restore_tiled(self, img: np.ndarray, latent: np.ndarray, tile: int) -> Work[np.ndarray]:
+    def _restore_tiled(
+        self, img: np.ndarray, latent: np.ndarray, tile: int, ensemble: int = 1
+    ) -> Work[np.ndarray]:
+        """f(y, c) over a padded image with its (H/4, W/4, L) latent; with ``ensemble`` > 1
+        the mean over that many dihedral views of image and latent together (the restorer
+        was trained on flipped and rotated patches), progress counted over all views."""
+        views = DIHEDRAL_VIEWS[ensemble]
+        if len(views) == 1:
+            return (yield from self._restore_view(img, latent, tile))
+        h, w = img.shape[:2]
+        per_view = sum(len(row) for row in plan_tiles(h, w, tile, OVERLAP, align=4))
+        total = np.zeros(img.shape, np.float32)
+        for i, k in enumerate(views):
+            view = self._restore_view(
+                np.ascontiguousarray(dihedral(img, k)), np.ascontiguousarray(dihedral(latent, k)),
+                tile,
+            )  # fmt: skip
+            out = yield from relabel(view, "restore", i * per_view, len(views) * per_view)
+            total += dihedral(out, k, inverse=True)
+        return total / len(views)
+
+    def _restore_view(self, img: np.ndarray, latent: np.ndarray, tile: int) -> Work[np.ndarray]:
         """f(y, c) over a padded image with its (H/4, W/4, L) latent, blended tiles."""
         h, w = img.shape[:2]
         coords: Iterator[Tile] = (
@@ -173,7 +212,7 @@ class VDIRService(Service):
         img, (h, w) = pad_to_multiple(image, 4)
         size = _tile_size(tile)
         mean, _ = yield from self._encode_tiled(img, size)
-        out = yield from self._restore_tiled(img, mean, size)
+        out = yield from self._restore_tiled(img, mean, size, int(params["ensemble"]))
         return out[:h, :w]
 
     # ---- the VDIR contract: encode / restore / estimate ----
@@ -188,16 +227,23 @@ class VDIRService(Service):
         """Mean latent of ``y`` (H, W, 3) in [0, 1]: float32 (ceil(H/4), ceil(W/4), L)."""
         return self.encode_with_std(y, tile)[0]
 
-    def restore(self, y: np.ndarray, latent: np.ndarray, tile: int = 512) -> Work[np.ndarray]:
+    def restore(
+        self, y: np.ndarray, latent: np.ndarray, tile: int = 512, ensemble: int = 1
+    ) -> Work[np.ndarray]:
         """Restore ``y`` with a given latent (e.g. from :meth:`encode` of another input).
 
-        ``latent`` must be (ceil(H/4), ceil(W/4), L); returns float32 (H, W, 3) in [0, 1].
+        ``latent`` must be (ceil(H/4), ceil(W/4), L); ``ensemble`` (1, 2, 4, 8) averages
+        that many flipped/rotated views; returns float32 (H, W, 3) in [0, 1].
         """
+        if ensemble not in DIHEDRAL_VIEWS:
+            raise InvalidInputError(f"ensemble must be 1, 2, 4 or 8, not {ensemble}")
         img, (h, w) = pad_to_multiple(np.asarray(y, np.float32), 4)
         expected = (img.shape[0] // 4, img.shape[1] // 4, self.model.cfg.latent)
         if tuple(latent.shape) != expected:
             raise InvalidInputError(f"latent of shape {latent.shape} does not fit: need {expected}")
-        out = yield from self._restore_tiled(img, np.asarray(latent, np.float32), _tile_size(tile))
+        out = yield from self._restore_tiled(
+            img, np.asarray(latent, np.float32), _tile_size(tile), ensemble
+        )
         return np.clip(out[:h, :w], 0.0, 1.0).astype(np.float32)
 
     def estimate(self, latent: np.ndarray) -> dict[str, float]:
