@@ -68,11 +68,18 @@ def service_for(model: Path, device: str = "cpu", task: str | None = None) -> VD
 
 
 def evaluate_service(
-    service: Any, images: Sequence[Path], spec: DegradationSpec, float_mode: bool = False
+    service: Any,
+    images: Sequence[Path],
+    spec: DegradationSpec,
+    float_mode: bool = False,
+    params: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Per-image rows (name, psnr, ssim, input_psnr, ms, ...) under the 8-bit protocol
-    (or float mode); image ``i`` is degraded with seed ``spec.seed + i``."""
-    setup = EvalSetup(task=service.info.task, spec=spec, float_mode=float_mode)
+    (or float mode) with service ``params``; image ``i`` is degraded with seed
+    ``spec.seed + i``."""
+    setup = EvalSetup(
+        task=service.info.task, spec=spec, float_mode=float_mode, params=dict(params or {})
+    )
     return [row.as_dict() for row in evaluate(service, list(images), setup)]
 
 
@@ -164,6 +171,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", action="append", default=[], metavar="TASK/METHOD",
                    help="also score this registry service on the same inputs, e.g. "
                         "deblock/jpeg-filter (repeatable)")  # fmt: skip
+    p.add_argument("--ensemble", type=int, nargs="*", default=[], choices=(2, 4, 8),
+                   help="also score the model with this self-ensemble (dihedral views; rows "
+                        "labelled [ensemble N])")  # fmt: skip
     p.add_argument("--limit", type=int, default=None, help="use only the first N images")
     p.add_argument("--float", dest="float_mode", action="store_true", help="unclipped protocol")
     p.add_argument("--est", action="store_true", help="EST mean absolute error")
@@ -180,6 +190,9 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     service = service_for(args.model, args.device)
     images = list_images(args.data, args.limit)
     out = quality_tables(service, images, args)
+    for views in args.ensemble:
+        tables = quality_tables(service, images, args, {"ensemble": str(views)})
+        out.update({f"{key} [ensemble {views}]": value for key, value in tables.items()})
     for name in args.baseline:
         task, _, method = name.partition("/")
         other = registry.create_service(task, method or None, device=args.device)
@@ -199,15 +212,21 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def quality_tables(
-    service: Any, images: Sequence[Path], args: argparse.Namespace
+    service: Any,
+    images: Sequence[Path],
+    args: argparse.Namespace,
+    params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Mean PSNR/SSIM rows of ``service`` for every --sigma, --quality and --spec."""
+    """Mean PSNR/SSIM rows of ``service`` (with ``params``) for every --sigma, --quality
+    and --spec."""
     name = args.data.name
     specs = [(f"sigma {s:g}", DegradationSpec(sigma=s)) for s in args.sigma]
     specs += [(f"jpeg q{q}", DegradationSpec(jpeg=q)) for q in args.quality]
     specs += [(text, DegradationSpec.parse(text)) for text in args.spec]
     return {
-        f"{name} {label}": mean_rows(evaluate_service(service, images, spec, args.float_mode))
+        f"{name} {label}": mean_rows(
+            evaluate_service(service, images, spec, args.float_mode, params or {})
+        )
         for label, spec in specs
     }
 

@@ -65,3 +65,18 @@ def test_evaluate_scores_specs_and_baselines_on_the_same_inputs(
     same_input = {row["input_psnr"] for row in out.values()}
     assert len(same_input) == 1
     assert out["nested sigma 25"]["psnr"] != out["nested sigma 25 [denoise/gaussian]"]["psnr"]
+
+
+def test_evaluate_ensemble_rows_score_the_same_inputs(
+    tmp_path: Path,
+    data_dir: Path,  # noqa: F811
+) -> None:
+    run = tmp_path / "run"
+    train(tiny_config().with_overrides(steps=1), data_dir, run)
+    export_run(run, "tiny", "denoise", models_dir=tmp_path, manifest=False)
+    args = ["--model", str(tmp_path / "tiny.safetensors"), "--data", str(data_dir / "nested")]
+    out = run_all(parser().parse_args([*args, "--sigma", "25", "--ensemble", "2"]))
+    assert set(out) == {"nested sigma 25", "nested sigma 25 [ensemble 2]"}
+    plain, ensemble = out["nested sigma 25"], out["nested sigma 25 [ensemble 2]"]
+    assert plain["input_psnr"] == ensemble["input_psnr"]
+    assert plain["psnr"] != ensemble["psnr"]
