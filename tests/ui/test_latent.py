@@ -298,3 +298,18 @@ def test_a_large_view_is_previewed_centre_first(steer, qtbot, monkeypatch) -> No
     final = steer.document.result_layer().data
     assert np.abs(final - whole)[:12].max() > 1e-4, "the edges are updated too"
     assert len([t for t in steer.document.history.undo_texts if "Denoise" in t]) == 1
+
+
+def test_ensemble_choice_reaches_the_render_and_the_recipe(steer, qtbot, tiny) -> None:  # noqa: ANN001
+    from app.core.progress import drive
+
+    form = steer.restore_panel.form
+    assert "ensemble" in form.widgets  # the Restore dock offers the self-ensemble
+    one = render(steer, qtbot)
+    form.set_values({"ensemble": "4"})
+    four = render(steer, qtbot)
+    image = steer.document.original.data
+    expected = drive(tiny.restore(image, tiny.encode(image), ensemble=4))
+    np.testing.assert_allclose(four, expected, atol=1e-5)
+    assert not np.allclose(one, four, atol=1e-4)
+    assert steer.document.recipe[-1]["params"]["ensemble"] == "4"
