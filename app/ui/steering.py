@@ -239,12 +239,13 @@ class LatentActions(LatentResearch):
 
         A view larger than 1.5 FOCUS² pixels is previewed in two steps: its central
         FOCUS-pixel square first (quick feedback), then the whole view, each pasted over
-        what is shown. A newer request replaces both.
+        what is shown. A newer request replaces both. Previews restore one view of the
+        image (``ensemble`` 1) so they stay quick; Render applies the chosen ensemble.
         """
         if not self.latent_active():
             return False
         edit = self.current_edit()
-        steered = self.steered_params(params, edit)
+        steered = self.steered_params({**params, "ensemble": "1"}, edit)
         h, w = self.document.size
         roi = roi or (0, 0, h, w)
         focus = focus_box(roi, FOCUS) if area(roi) > 1.5 * FOCUS * FOCUS else None

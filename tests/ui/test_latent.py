@@ -313,3 +313,7 @@ def test_ensemble_choice_reaches_the_render_and_the_recipe(steer, qtbot, tiny) -
     np.testing.assert_allclose(four, expected, atol=1e-5)
     assert not np.allclose(one, four, atol=1e-4)
     assert steer.document.recipe[-1]["params"]["ensemble"] == "4"
+    with qtbot.waitSignal(steer.jobs.result_applied, timeout=60_000) as blocker:
+        steer.preview()  # previews stay one view, whatever the ensemble
+    assert blocker.args == ["preview"]
+    np.testing.assert_allclose(steer.document.result_layer().data, one, atol=1e-5)
