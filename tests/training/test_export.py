@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from app.core.progress import drive
 from app.ml.services.vdir import VDIRService
@@ -49,15 +50,17 @@ def test_naive_blind_export_restores_with_a_zero_latent(tmp_path: Path, data_dir
     assert not np.array_equal(own, drive(service.run(img)))  # the encoder's c is not zero
 
 
-def test_evaluate_scores_specs_and_baselines_on_the_same_inputs(
-    tmp_path: Path,
-    data_dir: Path,  # noqa: F811
-) -> None:
+@pytest.fixture
+def eval_args(tmp_path: Path, data_dir: Path) -> list[str]:  # noqa: F811
+    """``--model`` (a one-step tiny export) and ``--data`` arguments of the evaluator."""
     run = tmp_path / "run"
     train(tiny_config().with_overrides(steps=1), data_dir, run)
     export_run(run, "tiny", "denoise", models_dir=tmp_path, manifest=False)
-    args = ["--model", str(tmp_path / "tiny.safetensors"), "--data", str(data_dir / "nested")]
-    args += ["--sigma", "25", "--spec", "sigma=25", "--baseline", "denoise/gaussian"]
+    return ["--model", str(tmp_path / "tiny.safetensors"), "--data", str(data_dir / "nested")]
+
+
+def test_evaluate_scores_specs_and_baselines_on_the_same_inputs(eval_args: list[str]) -> None:
+    args = [*eval_args, "--sigma", "25", "--spec", "sigma=25", "--baseline", "denoise/gaussian"]
     out = run_all(parser().parse_args(args))
     assert set(out) == {"nested sigma 25", "nested sigma=25", "nested sigma 25 [denoise/gaussian]",
                         "nested sigma=25 [denoise/gaussian]"}  # fmt: skip
@@ -67,15 +70,8 @@ def test_evaluate_scores_specs_and_baselines_on_the_same_inputs(
     assert out["nested sigma 25"]["psnr"] != out["nested sigma 25 [denoise/gaussian]"]["psnr"]
 
 
-def test_evaluate_ensemble_rows_score_the_same_inputs(
-    tmp_path: Path,
-    data_dir: Path,  # noqa: F811
-) -> None:
-    run = tmp_path / "run"
-    train(tiny_config().with_overrides(steps=1), data_dir, run)
-    export_run(run, "tiny", "denoise", models_dir=tmp_path, manifest=False)
-    args = ["--model", str(tmp_path / "tiny.safetensors"), "--data", str(data_dir / "nested")]
-    out = run_all(parser().parse_args([*args, "--sigma", "25", "--ensemble", "2"]))
+def test_evaluate_ensemble_rows_score_the_same_inputs(eval_args: list[str]) -> None:
+    out = run_all(parser().parse_args([*eval_args, "--sigma", "25", "--ensemble", "2"]))
     assert set(out) == {"nested sigma 25", "nested sigma 25 [ensemble 2]"}
     plain, ensemble = out["nested sigma 25"], out["nested sigma 25 [ensemble 2]"]
     assert plain["input_psnr"] == ensemble["input_psnr"]
