@@ -169,3 +169,19 @@ def test_ensemble_param_reaches_plain_and_steered_runs(service: VDIRService) -> 
         service.resolve_params({"ensemble": "3"})
     with pytest.raises(InvalidInputError):
         drive(service.restore(img, latent, ensemble=3))
+
+
+def test_tiled_ensemble_covers_non_square_images(service: VDIRService) -> None:
+    """Turned views of a non-square image tile differently; every view still lands
+    back in place (mean over views of the per-view tiled restores). Sides are multiples
+    of 4 here, so a view of the image is also a view of the padded image the service
+    turns (otherwise the padding moves to the other side in the expected value)."""
+    img = image(148, 132)
+    latent = service.encode(img, tile=72)
+    reports: list[Progress] = []
+    out = drive(service.restore(img, latent, tile=72, ensemble=2), reports.append)
+    views = [drive(service.restore(dihedral(img, k), dihedral(latent, k), tile=72)) for k in (0, 4)]
+    mirrored = dihedral(views[1], 4, inverse=True)
+    inside = (views[0] > 0) & (views[0] < 1) & (mirrored > 0) & (mirrored < 1)  # not clipped
+    np.testing.assert_allclose(out[inside], ((views[0] + mirrored) / 2)[inside], atol=1e-5)
+    assert reports[-1].done == reports[-1].total and len(reports) == reports[-1].total

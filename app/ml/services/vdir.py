@@ -171,10 +171,8 @@ class VDIRService(Service):
         per_view = sum(len(row) for row in plan_tiles(h, w, tile, OVERLAP, align=4))
         total = np.zeros(img.shape, np.float32)
         for i, k in enumerate(views):
-            view = self._restore_view(
-                np.ascontiguousarray(dihedral(img, k)), np.ascontiguousarray(dihedral(latent, k)),
-                tile,
-            )  # fmt: skip
+            # turned views, not copies: each tile is made contiguous on its way to torch
+            view = self._restore_view(dihedral(img, k), dihedral(latent, k), tile)
             out = yield from relabel(view, "restore", i * per_view, len(views) * per_view)
             total += dihedral(out, k, inverse=True)
         return total / len(views)
