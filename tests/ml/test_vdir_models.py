@@ -37,3 +37,15 @@ def test_shipped_model_improves_psnr(
     restored = drive(service.run(noisy))
     assert restored.shape == clean.shape and np.isfinite(restored).all()
     assert psnr(restored, clean) > psnr(noisy, clean) + gain
+
+
+def test_manifest_lists_the_service_parameters_of_every_vdir_model() -> None:
+    """The window and CLI read a model's parameters from the manifest (without loading
+    torch); they must be the VDIR service's own, or a control goes missing."""
+    from app.ml import registry
+    from app.ml.services.vdir import PARAMS
+
+    listed = [e for e in registry.list_services() if e.method == "vdir"]
+    assert {e.task for e in listed} >= {"denoise", "deblock", "old-photo"}
+    for info in listed:
+        assert info.params == PARAMS, info.key
