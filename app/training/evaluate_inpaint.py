@@ -37,7 +37,8 @@ from skimage.metrics import structural_similarity
 from app.core import damage
 from app.core.metrics import masked_psnr
 from app.core.progress import drive
-from app.ml.archs.inpaint import InpaintNet, harmonic_fill, pad_inputs
+from app.ml.archs.inpaint import InpaintNet, pad_inputs
+from app.ml.classical_ops import inpaint_harmonic
 from app.ml.dlnet import refine
 from app.ml.services.inpaint import composite, load_model
 from app.training.data import list_images, read_uint8
@@ -114,12 +115,9 @@ def opencv_8bit(y: np.ndarray, mask: np.ndarray, flags: int) -> np.ndarray:
 
 
 def harmonic(y: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """The parameter-free harmonic (Laplace) fill, the ``"harmonic"`` prefill of the net."""
-    yt = torch.from_numpy(np.ascontiguousarray(y.transpose(2, 0, 1)))[None]
-    known = torch.from_numpy((mask <= 0).astype(np.float32))[None, None]
-    with torch.no_grad():
-        out = harmonic_fill(yt, known)[0].permute(1, 2, 0).numpy()
-    return np.where(mask[:, :, None] > 0, out, y).astype(np.float32)
+    """The parameter-free harmonic (Laplace) fill, the ``"harmonic"`` prefill of the net
+    (the classical ``inpaint/harmonic`` operator on the whole image)."""
+    return inpaint_harmonic(y, mask)
 
 
 def classical(y: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
