@@ -24,6 +24,7 @@ from typing import Any
 from app.core.errors import InvalidInputError
 from app.ml.classical import CLASSICAL_SERVICES, DEFAULT_METHODS
 from app.ml.services.base import TASKS, ParamSpec, Service, ServiceInfo
+from app.ml.services.specs import ARCH_SPECS
 
 _log = logging.getLogger(__name__)
 
@@ -40,8 +41,11 @@ class ModelEntry:
     """One learned model listed in ``models/manifest.json``.
 
     ``file`` is absolute (resolved against the manifest's folder); ``config`` is the
-    architecture config, whose optional ``"params"`` list holds the user-facing
-    parameters as ParamSpec fields and ``"scale"`` the upscaling factor.
+    architecture config, with an optional ``"scale"`` (upscaling factor). The user-facing
+    parameters and description of a known architecture come from
+    :data:`app.ml.services.specs.ARCH_SPECS` (what its service uses); other
+    architectures may list them in ``config`` (``"params"`` as ParamSpec fields,
+    ``"description"``).
     """
 
     id: str
@@ -59,17 +63,27 @@ class ModelEntry:
     @property
     def info(self) -> ServiceInfo:
         """The service description, built without importing the model code."""
-        specs = self.config.get("params", []) if isinstance(self.config, dict) else []
+        params, description = ARCH_SPECS.get(self.arch) or self._listed_specs()
         return ServiceInfo(
             task=self.task,
             method=self.method,
             title=self.title or self.id,
-            description=str(self.config.get("description", "")) or f"Learned model {self.id}.",
+            description=description or f"Learned model {self.id}.",
             scale=int(self.config.get("scale", 1) or 1),
             uses_mask=self.task == "inpaint",
             learned=True,
-            params=tuple(_param_spec(s) for s in specs if isinstance(s, Mapping)),
+            params=params,
         )
+
+    def _listed_specs(self) -> tuple[tuple[ParamSpec, ...], str]:
+        """(params, description) as listed in the manifest's ``config``."""
+        specs = self.config.get("params", [])
+        params = (
+            tuple(_param_spec(s) for s in specs if isinstance(s, Mapping))
+            if isinstance(specs, list)
+            else ()
+        )
+        return params, str(self.config.get("description", ""))
 
 
 def _param_spec(spec: Mapping[str, Any]) -> ParamSpec:

@@ -11,7 +11,6 @@ safetensors metadata), adds or replaces the entry in ``models/manifest.json`` an
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -59,13 +58,9 @@ def fp16_is_lossless(model: VDIR, size: int = 96, seed: int = 0) -> bool:
 
 
 def manifest_config(model: VDIR) -> dict[str, Any]:
-    """The manifest's ``config``: arch config plus the user-facing params and a description
-    (what the registry shows without importing torch)."""
-    from app.ml.services.vdir import PARAMS
-
-    params = [{**dataclasses.asdict(p), "choices": list(p.choices)} for p in PARAMS]
-    description = "Blind learned restoration (VDIR); its latent can be steered."
-    return {**model.cfg.to_dict(), "params": params, "description": description}
+    """The manifest's ``config``: the arch config (the registry takes the service's
+    parameters and description from :mod:`app.ml.services.specs`)."""
+    return model.cfg.to_dict()
 
 
 def update_manifest(models_dir: Path, entry: dict[str, Any]) -> None:

@@ -48,16 +48,9 @@ def macs_per_pixel(model: nn.Module, task: str) -> float:
 
 
 def service_config(cfg: MaskTaskConfig) -> dict[str, Any]:
-    """The manifest ``config``: the arch, plus (inpainting) the service's parameters and
-    description so the registry lists them without importing torch."""
-    if cfg.task != "inpaint":
-        return dict(cfg.arch)
-    from dataclasses import asdict
-
-    from app.ml.services.inpaint import DESCRIPTION, PARAMS
-
-    specs = [{k: v for k, v in asdict(p).items() if k != "choices"} for p in PARAMS]
-    return {**cfg.arch, "params": specs, "description": DESCRIPTION}
+    """The manifest ``config``: the arch (the registry takes the inpainting service's
+    parameters and description from :mod:`app.ml.services.specs`)."""
+    return dict(cfg.arch)
 
 
 def export_run(run_dir: Path, model_id: str, *, models_dir: Path = MODELS_DIR) -> dict[str, Any]:

@@ -47,6 +47,23 @@ def test_config_round_trip() -> None:
     assert InpaintConfig.from_dict(TINY.to_dict()) == TINY
 
 
+def test_dilated_head_reaches_one_plus_the_sum_of_its_dilations() -> None:
+    cfg = InpaintConfig(**{**TINY.to_dict(), "h_layers": 3, "h_dilations": (2, 4)})
+    torch.manual_seed(0)
+    head = build(cfg).h
+    z = torch.zeros(1, cfg.z_channels, 41, 41, requires_grad=True)
+    head(z)[0, :, 20, 20].sum().backward()
+    assert z.grad is not None
+    cols = (z.grad[0].abs().sum(0) > 0).any(0).nonzero().flatten()
+    # 3x3 convs: 1 px for the output conv, d px for each hidden conv
+    assert (int(cols.min()), int(cols.max())) == (20 - 7, 20 + 7)
+
+
+def test_h_dilations_need_one_entry_per_hidden_layer() -> None:
+    with pytest.raises(ValueError, match="h_dilations"):
+        InpaintConfig(h_layers=2, h_dilations=(2, 4))
+
+
 @pytest.mark.parametrize(("prefill", "method"), [(True, "pushpull"), (False, "none")])
 def test_boolean_prefill_of_older_configs(prefill: bool, method: str) -> None:
     assert InpaintConfig(prefill=prefill).fill_method == method

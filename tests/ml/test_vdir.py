@@ -54,6 +54,29 @@ def test_restore_rejects_a_latent_of_the_wrong_size(model: VDIR) -> None:
         model.restore(torch.rand(1, 3, 16, 16), torch.zeros(1, 4, 3, 4))
 
 
+@pytest.mark.parametrize(("conditioning", "sft_levels"), [("both", 5), ("sft", 5), ("concat", 0)])
+def test_each_conditioning_feeds_the_latent_to_the_restorer(
+    conditioning: str, sft_levels: int
+) -> None:
+    torch.manual_seed(0)
+    m = VDIR(VDIRConfig(**{**TINY.to_dict(), "conditioning": conditioning})).eval()
+    for p in m.parameters():
+        nn.init.normal_(p, std=0.1) if p.dim() > 1 else nn.init.uniform_(p, -0.1, 0.1)
+    assert len(m.restorer.sft) == sft_levels
+    fuse_inputs = TINY.widths[2] + (TINY.latent if conditioning != "sft" else 0)
+    assert m.restorer.fuse.in_channels == fuse_inputs
+    y = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        a = m.restore(y, torch.zeros(1, 4, 4, 4))
+        b = m.restore(y, torch.ones(1, 4, 4, 4))
+    assert not torch.allclose(a, b)
+
+
+def test_unknown_conditioning_is_refused() -> None:
+    with pytest.raises(ValueError, match="conditioning"):
+        VDIRConfig(conditioning="film")
+
+
 def test_config_round_trips_through_dict() -> None:
     assert VDIRConfig.from_dict(TINY.to_dict()) == TINY
     assert build(TINY.to_dict()).cfg == TINY

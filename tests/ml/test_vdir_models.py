@@ -39,13 +39,22 @@ def test_shipped_model_improves_psnr(
     assert psnr(restored, clean) > psnr(noisy, clean) + gain
 
 
-def test_manifest_lists_the_service_parameters_of_every_vdir_model() -> None:
-    """The window and CLI read a model's parameters from the manifest (without loading
-    torch); they must be the VDIR service's own, or a control goes missing."""
+def test_every_shipped_model_is_listed_with_its_services_own_parameters() -> None:
+    """The window and CLI list a model's parameters without loading torch; they must be
+    the ones its service takes, or a control goes missing."""
     from app.ml import registry
-    from app.ml.services.vdir import PARAMS
 
-    listed = [e for e in registry.list_services() if e.method == "vdir"]
-    assert {e.task for e in listed} >= {"denoise", "deblock", "old-photo"}
-    for info in listed:
-        assert info.params == PARAMS, info.key
+    models = registry.list_models()
+    assert {m.arch for m in models} >= {"vdir", "dlnet-inpaint"}
+    for entry in models:
+        service = registry.create_service(entry.task, entry.id, device="cpu")
+        assert entry.info.params == service.info.params, entry.id
+        assert entry.info.description == service.info.description, entry.id
+
+
+def test_inpainting_defaults_are_dlnets() -> None:
+    from app.ml.dlnet import PAPER_GAMMA, PAPER_K
+    from app.ml.services.specs import INPAINT_PARAMS
+
+    defaults = {p.name: p.default for p in INPAINT_PARAMS}
+    assert (defaults["k"], defaults["gamma"]) == (PAPER_K, PAPER_GAMMA)

@@ -54,6 +54,14 @@ class InpaintConfig:
     prefill: str | bool = "telea"
     h_layers: int = 1
     z_scale: float = 1.0
+    h_dilations: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.h_dilations and len(self.h_dilations) != self.h_layers - 1:
+            raise ValueError(
+                f"h_dilations {self.h_dilations} needs one entry per hidden layer of h "
+                f"({self.h_layers - 1})"
+            )
 
     @property
     def fill_method(self) -> str:
@@ -139,17 +147,18 @@ class Encoder(nn.Module):
 
 class Head(nn.Module):
     """h: z -> RGB: the activation of z's layer (of ``z_scale * z``), ``h_layers - 1``
-    hidden 3x3 convs + ELU (``z_channels`` wide), then one conv to RGB (``h_layers = 1``
-    is DL-Net's light h with a single conv). The last conv starts near zero, so an
-    untrained network outputs the fill."""
+    hidden 3x3 convs + ELU (``z_channels`` wide, dilated by ``h_dilations``, default 1),
+    then one conv to RGB (``h_layers = 1`` is DL-Net's light h with a single conv). The
+    dilations set how far into a hole a refinement of z can reach (the receptive field
+    of h: ``1 + sum(h_dilations)`` px each side for 3x3 convs). The last conv starts
+    near zero, so an untrained network outputs the fill."""
 
     def __init__(self, cfg: InpaintConfig) -> None:
         super().__init__()
         c, k = cfg.z_channels, cfg.h_kernel
         self.z_scale = float(cfg.z_scale)
-        self.hidden = nn.ModuleList(
-            [nn.Conv2d(c, c, 3, padding=1) for _ in range(max(cfg.h_layers - 1, 0))]
-        )
+        dilations = cfg.h_dilations or (1,) * max(cfg.h_layers - 1, 0)
+        self.hidden = nn.ModuleList([nn.Conv2d(c, c, 3, padding=d, dilation=d) for d in dilations])
         self.conv = nn.Conv2d(c, 3, k, padding=k // 2)
         nn.init.normal_(self.conv.weight, std=1e-3)  # start as the fill: x_hat ~ fill
         assert self.conv.bias is not None

@@ -27,6 +27,7 @@ from torch import nn
 from app.ml.archs.blocks import SFT, Down, NAFBlock, Pointwise, Up
 
 MULTIPLE = 4
+CONDITIONING = ("both", "concat", "sft")
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,12 @@ class VDIRConfig:
     enc_width: int = 32
     est_hidden: int = 32
     sft_hidden: int = 16
+    conditioning: str = "both"  # "both", "concat" (1/4 level only) or "sft" (all levels)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.conditioning not in CONDITIONING:
+            raise ValueError(f"conditioning {self.conditioning!r} is not one of {CONDITIONING}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VDIRConfig:
@@ -104,19 +110,23 @@ def make_decoder(latent: int, width: int) -> nn.Sequential:
 
 
 class Restorer(nn.Module):
-    """f(y, c): U-Net over levels 1, 1/2, 1/4 with NAF blocks, conditioned on c."""
+    """f(y, c): U-Net over levels 1, 1/2, 1/4 with NAF blocks, conditioned on c by
+    ``cfg.conditioning``: concatenation at the 1/4 level (1x1 fuse), SFT at all five
+    levels, or both (the shipped models)."""
 
     def __init__(self, cfg: VDIRConfig) -> None:
         super().__init__()
         w0, w1, w2 = cfg.widths
         lat, hid = cfg.latent, cfg.sft_hidden
+        self.concat = cfg.conditioning in ("both", "concat")
         self.intro = nn.Conv2d(3, w0, 3, padding=1)
-        self.sft = nn.ModuleList(SFT(w, lat, hid) for w in (w0, w1, w2, w1, w0))
+        widths = (w0, w1, w2, w1, w0) if cfg.conditioning in ("both", "sft") else ()
+        self.sft = nn.ModuleList(SFT(w, lat, hid) for w in widths)
         self.enc0 = nn.Sequential(*(NAFBlock(w0) for _ in range(cfg.enc_blocks[0])))
         self.down0 = Down(w0, w1)
         self.enc1 = nn.Sequential(*(NAFBlock(w1) for _ in range(cfg.enc_blocks[1])))
         self.down1 = Down(w1, w2)
-        self.fuse = Pointwise(w2 + lat, w2)
+        self.fuse = Pointwise(w2 + (lat if self.concat else 0), w2)
         self.mid = nn.Sequential(*(NAFBlock(w2) for _ in range(cfg.mid_blocks)))
         self.up1 = Up(w2, w1)
         self.dec1 = nn.Sequential(*(NAFBlock(w1) for _ in range(cfg.dec_blocks[1])))
@@ -126,13 +136,18 @@ class Restorer(nn.Module):
 
     def forward(self, y: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """``y`` (N,3,H,W), H, W multiples of 4; ``c`` (N,L,H/4,W/4) -> residual (N,3,H,W)."""
-        s0 = self.enc0(self.sft[0](self.intro(y), c))
-        s1 = self.enc1(self.sft[1](self.down0(s0), c))
-        h = self.fuse(torch.cat([self.down1(s1), c], dim=1))
-        h = self.mid(self.sft[2](h, c))
-        h = self.dec1(self.sft[3](self.up1(h) + s1, c))
-        h = self.dec0(self.sft[4](self.up0(h) + s0, c))
+        s0 = self.enc0(self._modulate(0, self.intro(y), c))
+        s1 = self.enc1(self._modulate(1, self.down0(s0), c))
+        h = self.down1(s1)
+        h = self.fuse(torch.cat([h, c], dim=1) if self.concat else h)
+        h = self.mid(self._modulate(2, h, c))
+        h = self.dec1(self._modulate(3, self.up1(h) + s1, c))
+        h = self.dec0(self._modulate(4, self.up0(h) + s0, c))
         return self.ending(h)
+
+    def _modulate(self, level: int, feat: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """SFT number ``level`` of ``feat`` by ``c`` (``feat`` itself without SFT)."""
+        return self.sft[level](feat, c) if self.sft else feat
 
 
 class VDIR(nn.Module):

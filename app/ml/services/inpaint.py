@@ -26,24 +26,16 @@ import torch
 from app.core.progress import Work
 from app.core.tiling import process_tiled
 from app.ml.archs.inpaint import InpaintNet, build, pad_inputs
-from app.ml.dlnet import PAPER_GAMMA, PAPER_K, dlnet_forward
+from app.ml.dlnet import dlnet_forward
 from app.ml.loading import load_arch_model, pick_device
-from app.ml.services.base import ParamSpec, Service, ServiceInfo
+from app.ml.services.base import Service, ServiceInfo
+from app.ml.services.specs import INPAINT_DESCRIPTION as DESCRIPTION
+from app.ml.services.specs import INPAINT_PARAMS as PARAMS
 from app.ml.services.vdir import EntryLike, weights_path
 
 INPAINT_ID = "dlnet-inpaint"
 OVERLAP = 64
 _CACHE: dict[tuple[str, str], InpaintNet] = {}
-
-DESCRIPTION = (
-    "Gated-conv U-Net with DL-Net's likelihood refinement of the known pixels; "
-    "for holes, scratches and dust."
-)
-PARAMS = (
-    ParamSpec("k", PAPER_K, 1, 20, help="DL-Net estimates (1 = no likelihood refinement)"),
-    ParamSpec("gamma", PAPER_GAMMA, 0.0, 0.1, help="step size of the likelihood refinement"),
-    ParamSpec("feather", 4, 0, 32, help="pixels over which the seam is blended into the hole"),
-)
 
 
 def load_model(path: Path, device: str = "cpu") -> InpaintNet:

@@ -35,7 +35,9 @@ from app.core.progress import Progress, Work, drive, relabel
 from app.core.tiling import Tile, crop, pad_to_multiple, plan_tiles, process_tiled
 from app.ml.archs.vdir import VDIR, build
 from app.ml.loading import load_arch_model, pick_device
-from app.ml.services.base import ParamSpec, Service, ServiceInfo
+from app.ml.services.base import Service, ServiceInfo
+from app.ml.services.specs import VDIR_DESCRIPTION
+from app.ml.services.specs import VDIR_PARAMS as PARAMS
 
 MODELS_DIR = Path(__file__).resolve().parents[3] / "models"
 OVERLAP = 32
@@ -44,17 +46,6 @@ SIGMA_NORM = 75.0
 QUALITY_NORM = 100.0
 _CACHE: dict[tuple[str, str], VDIR] = {}
 
-PARAMS = (
-    ParamSpec("latent_strength", 1.0, 0.0, 3.0,
-              help="1 = neutral; above 1 smooths more (as if the photo were noisier), "
-                   "below 1 keeps more texture and grain"),
-    ParamSpec("seed", -1, -1, 2**31 - 1,
-              help="-1 uses the mean latent; otherwise a latent sampled with this seed"),
-    ParamSpec("ensemble", "1", choices=("1", "2", "4", "8"),
-              help="self-ensemble: average the restorer over 1, 2, 4 or 8 flips/rotations "
-                   "of the photo (8: about +0.1 dB on noise, little on JPEG; 8x the "
-                   "restore time)"),
-)  # fmt: skip
 DIHEDRAL_VIEWS = {1: (0,), 2: (0, 4), 4: (0, 1, 2, 3), 8: tuple(range(8))}
 
 
@@ -126,7 +117,7 @@ class VDIRService(Service):
         self.device, self.dtype = pick_device(device)
         self.info = ServiceInfo(
             task=entry.task, method="vdir", title=entry.title or f"VDIR {entry.task}",
-            description="Blind learned restoration (VDIR); its latent can be steered.",
+            description=VDIR_DESCRIPTION,
             learned=True, params=PARAMS,
         )  # fmt: skip
 

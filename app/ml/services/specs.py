@@ -1,0 +1,42 @@
+"""The user-facing parameters and descriptions of each learned architecture's service.
+
+Torch-free, so the registry can list learned models (CLI ``info``, the GUI's menus and
+parameter controls) without importing the model code; the services import their
+``PARAMS`` from here, so the window, the CLI and the service always agree. A manifest
+entry of an architecture missing from :data:`ARCH_SPECS` may still carry its own
+``params`` and ``description`` in its ``config``.
+"""
+
+from __future__ import annotations
+
+from app.ml.services.base import ParamSpec
+
+VDIR_DESCRIPTION = "Blind learned restoration (VDIR); its latent can be steered."
+VDIR_PARAMS = (
+    ParamSpec("latent_strength", 1.0, 0.0, 3.0,
+              help="1 = neutral; above 1 smooths more (as if the photo were noisier), "
+                   "below 1 keeps more texture and grain"),
+    ParamSpec("seed", -1, -1, 2**31 - 1,
+              help="-1 uses the mean latent; otherwise a latent sampled with this seed"),
+    ParamSpec("ensemble", "1", choices=("1", "2", "4", "8"),
+              help="self-ensemble: average the restorer over 1, 2, 4 or 8 flips/rotations "
+                   "of the photo (8: about +0.1 dB on noise, little on JPEG; 8x the "
+                   "restore time)"),
+)  # fmt: skip
+
+# DL-Net's defaults (Guo et al.): K = 5 estimates, step gamma = 1e-3; the same values as
+# app.ml.dlnet.PAPER_K / PAPER_GAMMA (a test keeps them equal; that module needs torch).
+INPAINT_DESCRIPTION = (
+    "Gated-conv U-Net with DL-Net's likelihood refinement of the known pixels; "
+    "for holes, scratches and dust."
+)
+INPAINT_PARAMS = (
+    ParamSpec("k", 5, 1, 20, help="DL-Net estimates (1 = no likelihood refinement)"),
+    ParamSpec("gamma", 1e-3, 0.0, 0.1, help="step size of the likelihood refinement"),
+    ParamSpec("feather", 4, 0, 32, help="pixels over which the seam is blended into the hole"),
+)
+
+ARCH_SPECS: dict[str, tuple[tuple[ParamSpec, ...], str]] = {
+    "vdir": (VDIR_PARAMS, VDIR_DESCRIPTION),
+    "dlnet-inpaint": (INPAINT_PARAMS, INPAINT_DESCRIPTION),
+}
