@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
+	packaging/qt-system-libs.sh --window
 	$(VENV)/bin/patina $(IMAGE)
 
 test: $(STAMP)
