@@ -38,6 +38,7 @@ from app.core.errors import InvalidInputError
 
 CHANNELS = 4
 FACTOR = 4  # latent cells are FACTOR x FACTOR image pixels
+CROP_ALIGN = 8  # crops to encode start on JPEG's 8x8 block grid (archs.vdir.ALIGN)
 STEER_SIGMA = 15.0  # extra noise (0..255) of the strength direction: the least, and the
 STEER_MAX = 40.0  # most the automatic step uses (it follows the image's estimated sigma)
 NEUTRAL = 0.5  # strength-map value that changes nothing

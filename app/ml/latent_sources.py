@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from app.core.errors import InvalidInputError
-from app.ml.latent_edit import FACTOR, cells
+from app.ml.latent_edit import CROP_ALIGN, cells
 
 if TYPE_CHECKING:
     from app.ml.steering import Steerable
@@ -34,8 +34,8 @@ def region_latent(
     y1, x1 = min(y1, h), min(x1, w)
     if y1 <= y0 or x1 <= x0:
         raise InvalidInputError(f"the source region {rect} is outside the {w}x{h} image")
-    by0 = max(0, y0 - ENCODE_MARGIN) // FACTOR * FACTOR
-    bx0 = max(0, x0 - ENCODE_MARGIN) // FACTOR * FACTOR
+    by0 = max(0, y0 - ENCODE_MARGIN) // CROP_ALIGN * CROP_ALIGN
+    bx0 = max(0, x0 - ENCODE_MARGIN) // CROP_ALIGN * CROP_ALIGN
     box = image[by0 : min(h, y1 + ENCODE_MARGIN), bx0 : min(w, x1 + ENCODE_MARGIN)]
     latent = service.encode(np.ascontiguousarray(box), tile)
     rows, cols = cells((y0, x0, y1, x1), (by0, bx0), latent.shape[:2])

@@ -25,6 +25,7 @@ from app.core.errors import InvalidInputError
 from app.core.progress import Progress, Work, drive
 from app.ml.latent_edit import (
     CHANNELS,
+    CROP_ALIGN,
     FACTOR,
     NEUTRAL,
     STEER_SIGMA,
@@ -305,8 +306,8 @@ def estimate_step(service: Steerable, image: np.ndarray, max_side: int = 1024) -
     (what the window fixes for a document, so previews and renders agree)."""
     h, w = image.shape[:2]
     y0, x0 = (
-        max(0, (h - max_side) // 2) // FACTOR * FACTOR,
-        max(0, (w - max_side) // 2) // FACTOR * FACTOR,
+        max(0, (h - max_side) // 2) // CROP_ALIGN * CROP_ALIGN,
+        max(0, (w - max_side) // 2) // CROP_ALIGN * CROP_ALIGN,
     )
     crop = np.ascontiguousarray(image[y0 : y0 + max_side, x0 : x0 + max_side])
     resolved = resolve_step(service, LatentEdit(), service.encode(crop))

@@ -25,15 +25,21 @@ def _fmt(value: Any) -> str:
     return str(round(value, 4)) if isinstance(value, float) else str(value)
 
 
+def _spectrum_note(entry: dict[str, Any]) -> str:
+    if not entry["training"]["config"]["arch"].get("block_dct"):
+        return ""
+    return ", the encoder also reading 8x8 block-DCT log-magnitudes on JPEG's grid"
+
+
 def write_card(path: Path, entry: dict[str, Any], run_dir: Path) -> None:
     """Write the card of ``entry``; ``run_dir/card_notes.md`` is appended when present."""
     tr = entry["training"]
     lines = [
         f"# {entry['title']} (`{entry['id']}`)", "",
         f"Task: **{entry['task']}**, blind. Architecture: VDIR (encoder q(c|y) -> 4-channel "
-        "latent at 1/4 resolution; restorer: 3-level NAFNet-block U-Net conditioned on c by "
-        "concatenation at 1/4 and SFT at every level; decoder p(y|c) and EST head used in "
-        "training).", "",
+        f"latent at 1/4 resolution{_spectrum_note(entry)}; restorer: 3-level NAFNet-block "
+        "U-Net conditioned on c by concatenation at 1/4 and SFT at every level; decoder "
+        "p(y|c) and EST head used in training).", "",
         f"- parameters: {entry['params']:,} in training (with the decoder); "
         f"{entry['params_inference']:,} used at inference (encoder, restorer, EST)",
         f"- inference MACs per pixel (encoder + restorer): {entry['macs_per_pixel']:,}",

@@ -101,14 +101,15 @@ def export_run(
     training = {"config": cfg, "steps": side["step"], "wall_s": round(side["elapsed"], 1), **info}
     save_weights(model, models_dir / f"{model_id}.safetensors", {"training": training}, fp16)
     macs = macs_per_pixel(model, lambda x: model.restore(x, model.encode(x)[0]))
+    if model.spectrum is not None:  # its fixed DCT is a functional conv the counter misses
+        macs += model.spectrum.FIXED_MACS_PER_PIXEL
     entry = {
         "id": model_id, "task": task, "method": "vdir", "arch": "vdir",
         "file": f"{model_id}.safetensors", "title": title or f"VDIR {task} (fast)",
         "config": manifest_config(model), "card": f"{model_id}.md",
         "metrics": read_optional(run_dir / "metrics.json") or {},
         "params": count_params(model), "macs_per_pixel": round(macs),
-        "params_inference": count_params(model.encoder) + count_params(model.restorer)
-        + count_params(model.est),
+        "params_inference": count_params(model) - count_params(model.decoder),
         "weights_dtype": "float16" if fp16 else "float32", "training": training,
     }  # fmt: skip
     if est_note:

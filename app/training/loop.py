@@ -211,7 +211,7 @@ def prepare(
         from app.ml.loading import load_weights
 
         weights, _ = load_weights(init)
-        state.model.load_state_dict(weights)
+        load_init(state.model, weights)
         if cfg.reinit_est:
             reset_est(state.model, cfg.seed)
     train_bank, val_bank = split_bank(data_dir, cfg.val_images)
@@ -219,6 +219,18 @@ def prepare(
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     return state, train_bank, tuple(_to_device((vx, vy), device, cfg.channels_last))
+
+
+NEW_BRANCHES = ("spectrum.",)  # zero-initialised additions an older model may lack
+
+
+def load_init(model: VDIR, weights: dict[str, torch.Tensor]) -> None:
+    """Load ``weights`` into ``model``; only keys of NEW_BRANCHES may be missing (they keep
+    their zero start, so the model computes what the initialising one did)."""
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    wrong = [k for k in missing if not k.startswith(NEW_BRANCHES)] + list(unexpected)
+    if wrong:
+        raise ValueError(f"--init weights do not fit this architecture: {wrong[:5]}")
 
 
 def reset_est(model: VDIR, seed: int) -> None:

@@ -22,6 +22,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from app.core.errors import PatinaError
+from app.ml.latent_edit import CROP_ALIGN
 from app.ui.stage_layers import land_stages
 from app.workers.jobs import Job
 from app.workers.pool import WorkerPool
@@ -87,14 +88,15 @@ class JobRunner(QObject):
         roi: Rect | None,
         *,
         service_for: Callable[[Rect], Any] | None = None,
-        align: int = 1,
+        align: int = CROP_ALIGN,
         overlay: bool = False,
     ) -> Any:
         """Run ``task/method`` on the visible region ``roi`` (whole image when None).
 
         ``service_for(box)``, when given, supplies the Service for the crop ``box`` that
         will run (e.g. a steered VDIR that needs to know where the crop sits); ``align``
-        rounds the crop's top-left corner down to a multiple (4 for latent models).
+        rounds the crop's top-left corner down to a multiple: the default keeps JPEG's 8x8
+        block grid, which deblockers (and latent models, on a multiple of 4) rely on.
         With ``overlay`` the preview is pasted over the current result (when it has the
         same size) instead of over the original: a partial preview keeps what was shown.
         """

@@ -14,9 +14,9 @@ import numpy as np
 
 from app.core.history import SetLayerData
 from app.core.layers import Layer, LayerKind
+from app.ml.latent_edit import CROP_ALIGN
 
 Rect = tuple[int, int, int, int]
-ALIGN = 4
 UNCERTAINTY_LAYER = "Uncertainty"
 
 
@@ -65,12 +65,12 @@ class LatentResearch:
 
     # -- research views ------------------------------------------------------------
     def visible_crop(self) -> tuple[np.ndarray, Rect]:
-        """The visible region of the original (corner on a multiple of 4) and its box."""
+        """The visible region of the original (corner on the 8x8 JPEG grid) and its box."""
         doc = self.document
         h, w = doc.size
         roi = self.area.view.visible_rect() or (0, 0, h, w)  # type: ignore[attr-defined]
         y0, x0, y1, x1 = roi
-        y0, x0 = y0 - y0 % ALIGN, x0 - x0 % ALIGN
+        y0, x0 = y0 - y0 % CROP_ALIGN, x0 - x0 % CROP_ALIGN
         return doc.original.data[y0:y1, x0:x1].copy(), (y0, x0, y1, x1)
 
     def open_sweep(self) -> None:

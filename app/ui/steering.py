@@ -28,7 +28,7 @@ from PySide6.QtWidgets import QDockWidget
 
 from app.core.errors import PatinaError
 from app.core.layers import Layer, LayerKind
-from app.ml.latent_edit import NEUTRAL, LatentEdit, LatentRef
+from app.ml.latent_edit import CROP_ALIGN, FACTOR, NEUTRAL, LatentEdit, LatentRef
 from app.ml.recipe import Recipe, write_sidecar
 from app.ml.steering import LatentCache, SteeredService
 from app.ui.canvas.latent_tools import STRENGTH_LAYER, PickRectTool, StrengthEditor, strength_layer
@@ -37,7 +37,6 @@ from app.ui.latent_research import LatentResearch
 from app.ui.panels.latent import LatentPanel
 
 Rect = tuple[int, int, int, int]
-ALIGN = 4
 FOCUS = 512  # px: a larger preview first updates a central square of this size
 EST_PREFIX = "EST "
 
@@ -257,7 +256,7 @@ class LatentActions(LatentResearch):
         self, task: str, method: str, params: dict[str, Any], roi: Rect, edit: LatentEdit
     ) -> None:
         self.jobs.preview(  # type: ignore[attr-defined]
-            task, method, params, roi, align=ALIGN, overlay=True,
+            task, method, params, roi, align=CROP_ALIGN, overlay=True,
             service_for=lambda box: self.steered_service(task, method, edit, box),
         )  # fmt: skip
 
@@ -323,7 +322,7 @@ class LatentActions(LatentResearch):
         if est is None or x < 0 or not self.latent_dock.isVisible():
             self.latent_panel.set_cursor_estimate("")
             return
-        scale = float(est.meta.get("scale", ALIGN))
+        scale = float(est.meta.get("scale", FACTOR))
         h, w = est.shape
         value = est.data[min(h - 1, int(y / scale)), min(w - 1, int(x / scale))]
         name = est.name.removeprefix(EST_PREFIX)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import cv2
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from app.ml.archs.blocks import Pointwise
+from app.core.degradations import jpeg_compress
+from app.ml.archs.blocks import BlockSpectrum, Pointwise, dct_basis
 
 
 @pytest.mark.parametrize("channels_last", [True, False])
@@ -31,3 +34,28 @@ def test_pointwise_matches_conv2d_output_and_gradient(channels_last: bool) -> No
 
 def test_pointwise_without_bias_has_the_conv_keys() -> None:
     assert set(Pointwise(4, 8, bias=False).state_dict()) == {"weight"}
+
+
+def test_dct_basis_is_orthonormal() -> None:
+    basis = dct_basis(8).reshape(64, 64)
+    torch.testing.assert_close(basis @ basis.T, torch.eye(64), atol=1e-5, rtol=0)
+
+
+def test_block_spectrum_starts_at_zero_with_the_latent_shape() -> None:
+    out = BlockSpectrum(8)(torch.rand(2, 3, 32, 48))
+    assert out.shape == (2, 8, 8, 12) and not out.any()
+
+
+def test_block_spectrum_blocks_sit_on_the_jpeg_grid() -> None:
+    """JPEG quantisation zeroes most coefficients of its own blocks: counted on the grid
+    the spectrum uses they are near zero far more often than on a grid shifted by 4."""
+    rng = np.random.default_rng(0)
+    img = cv2.GaussianBlur(rng.random((96, 96, 3), dtype=np.float32), (0, 0), 1.5)
+    img = jpeg_compress((img - img.min()) / (img.max() - img.min()), 15)
+    spectrum = BlockSpectrum(8)
+
+    def near_zero(a: np.ndarray) -> float:
+        y = torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None]
+        return float((spectrum.coefficients(y).abs() < 0.5).float().mean())
+
+    assert near_zero(img[:88, :88]) > near_zero(img[4:92, 4:92]) + 0.2

@@ -10,6 +10,8 @@ import pytest
 
 from app.core.errors import InvalidInputError
 from app.ml.latent_edit import (
+    CROP_ALIGN,
+    FACTOR,
     Interpolation,
     LatentEdit,
     LatentRef,
@@ -169,3 +171,9 @@ def test_auto_step_follows_the_estimate_within_bounds() -> None:
     assert auto_step(None) == 15.0 and auto_step(float("nan")) == 15.0
     with pytest.raises(InvalidInputError, match="step"):
         LatentEdit(steer_sigma=0.0)
+
+
+def test_crops_align_to_the_encoders_block_grid() -> None:
+    from app.ml.archs.vdir import ALIGN
+
+    assert CROP_ALIGN == ALIGN and CROP_ALIGN % FACTOR == 0

@@ -1,6 +1,6 @@
 """VDIRService with a tiny random model: tiling, encode/restore contract, steering, seeds."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +61,22 @@ def test_tiled_encode_equals_one_shot_encode(service: VDIRService) -> None:
         mean = service.model.encode(y)[0][0].permute(1, 2, 0).numpy()
     assert tiled.shape == (38, 34, 4)
     np.testing.assert_allclose(tiled, mean, atol=1e-5)
+
+
+def test_tiled_encode_with_the_block_spectrum_equals_one_shot(tmp_path: Path) -> None:
+    """Encoder tiles start on the 8x8 grid, so the block-DCT branch sees the same blocks."""
+    torch.manual_seed(1)
+    model = VDIR(replace(TINY, block_dct=True))
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    path = tmp_path / "dct.safetensors"
+    save_weights(model, path, {})
+    service = VDIRService(Entry("tiny-dct", "deblock", str(path)), device="cpu")
+    img = image(150, 133)
+    y = torch.from_numpy(img.transpose(2, 0, 1).copy())[None]
+    with torch.no_grad():
+        mean = service.model.encode(y)[0][0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(service.encode(img, tile=76), mean, atol=1e-5)
 
 
 def test_many_tiles_cover_the_image(service: VDIRService) -> None:

@@ -1,5 +1,6 @@
 """Training loop on tiny synthetic data: runs, checkpoints, resumes to the same state."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -8,9 +9,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from app.ml.archs.vdir import build
 from app.training import checkpoint as ck
 from app.training.config import TrainConfig
-from app.training.loop import lr_at, train
+from app.training.loop import load_init, lr_at, train
 from tests.ml.test_vdir import TINY
 
 
@@ -84,3 +86,17 @@ def test_only_est_retargets_the_est_head_and_nothing_else(tmp_path: Path, data_d
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed and all(k.startswith("est.") for k in changed)
     assert changed == {k for k in before if k.startswith("est.")}
+
+
+def test_init_adds_a_block_spectrum_that_starts_as_the_old_model(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    old = build(TINY)
+    weights = {k: v.clone() for k, v in old.state_dict().items()}
+    new = build(replace(TINY, block_dct=True))
+    load_init(new, weights)
+    y = torch.rand(1, 3, 36, 44)
+    with torch.no_grad():
+        torch.testing.assert_close(new.encode(y), old.encode(y))
+    del weights["est.0.weight"]
+    with pytest.raises(ValueError, match="est.0.weight"):
+        load_init(new, weights)

@@ -124,3 +124,47 @@ class Up(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.shuffle(self.conv(x))
+
+
+def dct_basis(size: int = 8) -> torch.Tensor:
+    """The orthonormal 2-D DCT-II basis, (size*size, size, size): filter ``k`` gives the
+    block's coefficient ``(k // size, k % size)`` as an inner product."""
+    n = torch.arange(size, dtype=torch.float64)
+    rows = torch.cos(torch.pi * (2 * n[None, :] + 1) * n[:, None] / (2 * size))
+    rows[0] /= 2**0.5
+    rows *= (2.0 / size) ** 0.5
+    return torch.einsum("ai,bj->abij", rows, rows).reshape(size * size, size, size).float()
+
+
+class BlockSpectrum(nn.Module):
+    """JPEG-grid features for an encoder: log-magnitudes of the 8x8 DCT of each colour
+    channel on blocks aligned with the input's origin (where JPEG puts its blocks), mapped
+    by two 1x1 convs to ``out`` channels and repeated to 1/4 resolution.
+
+    (N, 3, H, W) in [0, 1], H and W multiples of 8 -> (N, out, H/4, W/4). Quantisation
+    zeroes DCT coefficients, which the log makes a large, easy signal; a plain strided
+    conv encoder did not learn JPEG quality at all (docs/models.md). The last conv starts
+    at zero, so adding this to a trained encoder leaves its output unchanged at first.
+    """
+
+    BLOCK = 8
+    FIXED_MACS_PER_PIXEL = BLOCK * BLOCK * 3  # the DCT: 64 MACs per coefficient, 3 colours
+    basis: torch.Tensor
+
+    def __init__(self, out: int, hidden: int = 32) -> None:
+        super().__init__()
+        basis = dct_basis(self.BLOCK).repeat(3, 1, 1).unsqueeze(1)  # (192, 1, 8, 8)
+        self.register_buffer("basis", basis, persistent=False)
+        last = Pointwise(hidden, out)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.get_parameter("bias"))
+        self.head = nn.Sequential(Pointwise(basis.shape[0], hidden), nn.LeakyReLU(0.2), last)
+
+    def coefficients(self, y: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) in [0, 1] -> (N, 192, H/8, W/8) DCT coefficients on the 0..255
+        scale, channel ``64 * colour + k`` holding coefficient ``k`` of that colour."""
+        return F.conv2d(y * 255.0, self.basis.to(y.dtype), stride=self.BLOCK, groups=3)
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        feat = self.head(torch.log(self.coefficients(y).abs() + 0.5))
+        return feat.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)

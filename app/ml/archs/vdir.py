@@ -3,7 +3,9 @@
 Pieces (Soh & Cho, VDIR, sections III-IV), all on NCHW float tensors with images in [0, 1]:
 
 - ``encode(y) -> (mean, logvar)``: q(c|y), a plain conv net downsampling x4 to a
-  ``latent``-channel code at ``ceil(H/4) x ceil(W/4)``.
+  ``latent``-channel code at ``ceil(H/4) x ceil(W/4)``; with ``block_dct`` plus a
+  :class:`BlockSpectrum` branch (8x8 DCT log-magnitudes on the grid JPEG uses, so the
+  input's origin must sit on that grid: crops start at multiples of :data:`ALIGN`).
 - ``restore(y, c) -> x_hat``: f(y, c), a 3-level U-Net of NAFNet blocks (most blocks at
   1/4 resolution) conditioned on ``c`` by concatenation at the 1/4 level and by SFT
   modulation (scale/shift from ``c``) at every level; global residual ``x_hat = y + f``.
@@ -24,9 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from app.ml.archs.blocks import SFT, Down, NAFBlock, Pointwise, Up
+from app.ml.archs.blocks import SFT, BlockSpectrum, Down, NAFBlock, Pointwise, Up
 
 MULTIPLE = 4
+ALIGN = BlockSpectrum.BLOCK  # crops fed to encode start at multiples of this (JPEG's grid)
 CONDITIONING = ("both", "concat", "sft")
 
 
@@ -43,6 +46,7 @@ class VDIRConfig:
     est_hidden: int = 32
     sft_hidden: int = 16
     conditioning: str = "both"  # "both", "concat" (1/4 level only) or "sft" (all levels)
+    block_dct: bool = False  # encoder also sees 8x8 DCT log-magnitudes (JPEG quality)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -160,6 +164,8 @@ class VDIR(nn.Module):
         self.cfg = cfg or VDIRConfig()
         self.encoder = make_encoder(self.cfg.latent, self.cfg.enc_width)
         self.decoder = make_decoder(self.cfg.latent, self.cfg.enc_width)
+        width = self.cfg.enc_width
+        self.spectrum = BlockSpectrum(2 * self.cfg.latent, width) if self.cfg.block_dct else None
         self.restorer = Restorer(self.cfg)
         hid = self.cfg.est_hidden
         self.est = nn.Sequential(
@@ -171,6 +177,9 @@ class VDIR(nn.Module):
     def encode(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N,3,H,W) in [0,1] -> mean, logvar, each (N, L, ceil(H/4), ceil(W/4))."""
         stats = self.encoder(pad_to(y, self.multiple) - 0.5)
+        if self.spectrum is not None:
+            grid = self.spectrum(pad_to(y, BlockSpectrum.BLOCK))
+            stats = stats + grid[..., : stats.shape[-2], : stats.shape[-1]]
         mean, logvar = stats.chunk(2, dim=1)
         return mean, logvar.clamp(-30.0, 20.0)
 

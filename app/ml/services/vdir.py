@@ -5,10 +5,11 @@ The service pads the image to a multiple of 4, encodes it tile by tile into the 
 restorer uses (mean, or a seeded sample, optionally steered), then restores tile by tile
 with :func:`app.core.tiling.process_tiled` (overlap 32, seamless blending).
 
-Tiles start at multiples of 4, so a tile's latent is an exact slice of the global one.
-Encoder tiles are stitched by keeping each tile's centre (16-pixel margins, more than
-the encoder's 12-pixel half receptive field), so the tiled latent equals a one-shot
-encode.
+Tiles start at multiples of 4 (encoder tiles at multiples of 8, so a deblocker's
+block-DCT branch sees the image's own JPEG grid), so a tile's latent is an exact slice
+of the global one. Encoder tiles are stitched by keeping each tile's centre (16-pixel
+margins, more than the encoder's 12-pixel half receptive field), so the tiled latent
+equals a one-shot encode.
 
 Steering (``latent_strength``, ``seed``): a run with a strength other than 1 or a seed
 is handed to :class:`app.ml.steering.SteeredService` wrapping this service, so
@@ -33,7 +34,7 @@ import torch
 from app.core.errors import InvalidInputError
 from app.core.progress import Progress, Work, drive, relabel
 from app.core.tiling import Tile, crop, pad_to_multiple, plan_tiles, process_tiled
-from app.ml.archs.vdir import VDIR, build
+from app.ml.archs.vdir import ALIGN, VDIR, build
 from app.ml.loading import load_arch_model, pick_device
 from app.ml.services.base import Service, ServiceInfo
 from app.ml.services.specs import VDIR_DESCRIPTION
@@ -41,7 +42,7 @@ from app.ml.services.specs import VDIR_PARAMS as PARAMS
 
 MODELS_DIR = Path(__file__).resolve().parents[3] / "models"
 OVERLAP = 32
-MARGIN = 16  # encoder stitching margin in pixels (multiple of 4)
+MARGIN = 16  # encoder stitching margin in pixels (multiple of ALIGN)
 SIGMA_NORM = 75.0
 QUALITY_NORM = 100.0
 _CACHE: dict[tuple[str, str], VDIR] = {}
@@ -139,7 +140,7 @@ class VDIRService(Service):
         lat = self.model.cfg.latent
         mean = np.zeros((h // 4, w // 4, lat), np.float32)
         logvar = np.zeros_like(mean)
-        tiles = [t for row in plan_tiles(h, w, tile, OVERLAP, align=4) for t in row]
+        tiles = [t for row in plan_tiles(h, w, tile, OVERLAP, align=ALIGN) for t in row]
         for i, t in enumerate(tiles):
             with torch.inference_mode():
                 m, lv = self.model.encode(_to_tensor(crop(img, t), self.device, self.dtype))
