@@ -28,7 +28,7 @@ from PySide6.QtWidgets import QDockWidget
 
 from app.core.errors import PatinaError
 from app.core.layers import Layer, LayerKind
-from app.ml.latent_edit import CROP_ALIGN, FACTOR, NEUTRAL, LatentEdit, LatentRef
+from app.ml.latent_edit import FACTOR, NEUTRAL, LatentEdit, LatentRef
 from app.ml.recipe import Recipe, write_sidecar
 from app.ml.steering import LatentCache, SteeredService
 from app.ui.canvas.latent_tools import STRENGTH_LAYER, PickRectTool, StrengthEditor, strength_layer
@@ -256,7 +256,7 @@ class LatentActions(LatentResearch):
         self, task: str, method: str, params: dict[str, Any], roi: Rect, edit: LatentEdit
     ) -> None:
         self.jobs.preview(  # type: ignore[attr-defined]
-            task, method, params, roi, align=CROP_ALIGN, overlay=True,
+            task, method, params, roi, overlay=True,
             service_for=lambda box: self.steered_service(task, method, edit, box),
         )  # fmt: skip
 
