@@ -41,7 +41,7 @@ from app.core.layers import LayerKind  # noqa: E402
 from app.core.metrics import psnr  # noqa: E402
 from app.core.progress import drive  # noqa: E402
 from app.ml.latent_edit import LatentEdit  # noqa: E402
-from app.ml.latent_views import contact_sheet, noise_level  # noqa: E402
+from app.ml.latent_views import contact_sheet, noise_level, tsne_2d  # noqa: E402
 from app.ml.services.vdir import VDIRService  # noqa: E402
 from app.ml.steering import SteeredService, embedding, estimate_step, sweep  # noqa: E402
 
@@ -51,8 +51,9 @@ STRENGTHS = (0.0, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
 
 
 class Entry:
-    def __init__(self, id: str, task: str, file: str, title: str) -> None:
+    def __init__(self, id: str, task: str, file: str, title: str, preview: str = "") -> None:
         self.id, self.task, self.file, self.title = id, task, file, title
+        self.preview = preview
 
 
 class InMemoryVDIR(VDIRService):
@@ -78,7 +79,9 @@ def load_service(args: argparse.Namespace) -> tuple[VDIRService, str]:
     weights = args.weights
     if not weights.is_file():
         raise SystemExit(f"{weights} not found; pass --run runs/denoise for a checkpoint")
-    entry = Entry("vdir-denoise", "denoise", str(weights.resolve()), "VDIR denoise")
+    quick = weights.with_name(weights.stem + "-preview.safetensors")
+    preview = str(quick.resolve()) if quick.is_file() else ""
+    entry = Entry("vdir-denoise", "denoise", str(weights.resolve()), "VDIR denoise", preview)
     return VDIRService(entry, device=args.device), f"shipped weights {weights.name}"
 
 
@@ -162,6 +165,8 @@ def cbsd68_embedding(service: VDIRService, out: Path, count: int) -> dict[str, A
     view.to_image(700).save(str(out / "latent-embedding.png"))
     view.set_points(emb.points, emb.est, "colour: EST estimate")
     view.to_image(700).save(str(out / "latent-embedding-est.png"))
+    view.set_points(tsne_2d(emb.features), true, "t-SNE · colour: true sigma 5…55")
+    view.to_image(700).save(str(out / "latent-embedding-tsne.png"))
     return {"patches": len(true), "images": len(images), "explained": emb.explained,
             "est_corr": corr, "est_mae": mae, "pc_corr": axis_corr}  # fmt: skip
 
@@ -224,7 +229,9 @@ def make_window(service: VDIRService, size: tuple[int, int]) -> Any:
     return window
 
 
-def preview_latency(service: VDIRService, repeats: int = 5) -> dict[str, Any]:
+def preview_latency(service: VDIRService, repeats: int = 5, quick: bool = False) -> dict[str, Any]:
+    """Slider release -> whole view updated, in the real window; ``quick``: with the
+    model's quick preview restorer (the Latent dock's "Quick previews")."""
     from app.core.document import Document
 
     clean = quantize8(image_io.load(DATA / IMAGE).pixels)
@@ -234,6 +241,9 @@ def preview_latency(service: VDIRService, repeats: int = 5) -> dict[str, Any]:
     window.set_document(Document.from_image(noisy))
     window.restore_panel.select("denoise", "vdir")
     wait_step(window)
+    window.latent_panel.quick_preview.setChecked(quick)
+    if quick and not window.latent_panel.quick_preview.isEnabled():
+        raise SystemExit("the model has no quick preview restorer")
     window.latent_dock.hide()  # a larger canvas: the viewport is what is measured
     window.layers_dock.hide()
     settle()
@@ -324,16 +334,42 @@ def screenshots(service: VDIRService, out: Path) -> list[str]:
 # ---------------------------------------------------------------------------- doc
 
 
-def write_doc(path: Path, info: dict[str, Any]) -> None:
-    rows = info["table"]
+def strength_lines(rows: list[dict[str, Any]], quick: list[dict[str, Any]] | None) -> list[str]:
+    """The strength table: full model, and the quick preview restorer when measured."""
+    extra = " PSNR, quick preview (dB) | noise, quick preview |" if quick else ""
     lines = [
-        "| strength | PSNR (dB) | residual noise (Immerkær σ, 0..255) |",
-        "|---|---|---|",
+        f"| strength | PSNR (dB) | residual noise (Immerkær σ, 0..255) |{extra}",
+        "|---|---|---|" + ("---|---|" if quick else ""),
     ]
-    for r in rows:
+    for i, r in enumerate(rows):
         p = "—" if r["strength"] == "clean" else f"{r['psnr']:.2f}"
         name = f"**{r['strength']}** (neutral)" if r["strength"] == 1.0 else str(r["strength"])
-        lines.append(f"| {name} | {p} | {r['noise']:.2f} |")
+        line = f"| {name} | {p} | {r['noise']:.2f} |"
+        if quick and isinstance(r["strength"], float):
+            line += f" {quick[i]['psnr']:.2f} | {quick[i]['noise']:.2f} |"
+        elif quick:
+            line += " | |"
+        lines.append(line)
+    return lines
+
+
+def quick_latency_text(info: dict[str, Any]) -> str:
+    """The quick-preview rows of the latency table ("" when not measured)."""
+    q = info.get("latency_quick")
+    if not q:
+        return ""
+    return (
+        f"| centre 512×512 updated, quick previews | **{q['focus_median_ms']:.0f} ms** | "
+        + ", ".join(f"{t:.0f}" for t in q["focus_ms"])
+        + f" |\n| whole viewport updated, quick previews | **{q['median_ms']:.0f} ms** | "
+        + ", ".join(f"{t:.0f}" for t in q["all_ms"])
+        + " |"
+    )
+
+
+def write_doc(path: Path, info: dict[str, Any]) -> None:
+    rows = info["table"]
+    lines = strength_lines(rows, info.get("table_quick"))
     emb, lat = info["embedding"], info["latency"]
     whole = max(1, lat["viewport"][0] * lat["viewport"][1])
     share = 512 * 512 / (whole + 512 * 512)
@@ -350,6 +386,7 @@ def write_doc(path: Path, info: dict[str, Any]) -> None:
         focus_idle=lat["cpu_median_ms"] / 2 * share,
         full_idle=lat["cpu_median_ms"] / 2 * (1 - share),
         focus_all=", ".join(f"{t:.0f}" for t in lat["focus_ms"]),
+        quick_rows=quick_latency_text(info),
     )  # fmt: skip
     path.write_text(text, encoding="utf-8")
 
@@ -403,6 +440,9 @@ def main() -> int:
         info = load_report(shots / "steering-report.json")
         info["latency"] = {**preview_latency(service), "note": args.note}
         print("latency", info["latency"])
+        if service.preview_file:
+            info["latency_quick"] = {**preview_latency(service, quick=True), "note": args.note}
+            print("latency (quick previews)", info["latency_quick"])
         (shots / "steering-report.json").write_text(json.dumps(info, indent=1, default=str))
         write_doc(args.out / "steering.md", info)
         return 0
@@ -411,6 +451,9 @@ def main() -> int:
                                        f"{os.cpu_count()} cores, torch {torch.__version__}, "
                                        f"device {service.device}"}  # fmt: skip
     info["table"] = strength_table(service)
+    if service.preview_file:
+        print("with the quick preview restorer:")
+        info["table_quick"] = strength_table(service.quick())
     info["step"] = estimate_step(service, noisy_pair(IMAGE, 30.0, 0)[1])
     info["sheets"] = sweep_sheets(service, shots)
     info["embedding"] = cbsd68_embedding(service, shots, args.images)
@@ -418,6 +461,9 @@ def main() -> int:
     if not args.skip_window:
         info["latency"] = preview_latency(service)
         print("latency", info["latency"])
+        if service.preview_file:
+            info["latency_quick"] = preview_latency(service, quick=True)
+            print("latency (quick previews)", info["latency_quick"])
         info["screenshots"] = screenshots(service, shots)
     else:
         nan = float("nan")

@@ -1,6 +1,7 @@
-"""Model-free helpers of the latent research views: PCA to 2-D and contact sheets.
+"""Model-free helpers of the latent research views: PCA or t-SNE to 2-D, contact sheets.
 
-numpy + OpenCV only (the window may import this without torch).
+numpy + OpenCV (+ scikit-learn for t-SNE, imported when used); no torch, so the window
+may import this.
 """
 
 from __future__ import annotations
@@ -30,6 +31,36 @@ def pca_2d(features: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
     total = float(var.sum()) or 1.0
     explained = tuple(float(v / total) for v in (list(var[:2]) + [0.0, 0.0])[:2])
     return (centred @ axes.T).astype(np.float32), (explained[0], explained[1])
+
+
+PROJECTIONS = ("pca", "tsne")
+
+
+def tsne_2d(features: np.ndarray, seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
+    """(N, 2) t-SNE coordinates of (N, L) rows (scikit-learn, PCA initialisation, fixed
+    ``seed``: the same rows give the same map). The perplexity is capped at (N - 1) / 3,
+    as t-SNE needs; fewer than 4 rows fall back to PCA."""
+    if len(features) < 4:
+        return pca_2d(features)[0]
+    from sklearn.manifold import TSNE
+
+    tsne = TSNE(
+        n_components=2,
+        perplexity=min(perplexity, (len(features) - 1) / 3),
+        init="pca",
+        random_state=seed,
+    )
+    return np.asarray(tsne.fit_transform(features.astype(np.float64)), np.float32)
+
+
+def project_2d(features: np.ndarray, method: str = "pca") -> tuple[np.ndarray, tuple[float, float]]:
+    """(N, 2) points and PCA's explained-variance fractions (``(nan, nan)`` for t-SNE,
+    whose axes have no variance meaning). ``method``: one of :data:`PROJECTIONS`."""
+    if method not in PROJECTIONS:
+        raise InvalidInputError(f"unknown projection {method!r}; use one of {PROJECTIONS}")
+    if method == "tsne":
+        return tsne_2d(features), (float("nan"), float("nan"))
+    return pca_2d(features)
 
 
 def contact_sheet(

@@ -59,6 +59,7 @@ class ModelEntry:
     metrics: dict[str, Any] = field(default_factory=dict)
     default: bool = True  # False: listed, but not chosen when no method is given
     est_note: str = ""  # a caveat shown with the EST readout (e.g. "does not track quality")
+    preview: str = ""  # weights of a quicker restorer for window previews (absolute; "": none)
 
     @property
     def info(self) -> ServiceInfo:
@@ -113,6 +114,7 @@ def _entry(raw: Mapping[str, Any], folder: Path) -> ModelEntry:
         metrics=dict(raw.get("metrics") or {}),
         default=bool(raw.get("default", True)),
         est_note=str(raw.get("est_note", "")),
+        preview=str(folder / str(raw["preview"])) if raw.get("preview") else "",
     )
 
 

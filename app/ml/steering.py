@@ -41,7 +41,7 @@ from app.ml.latent_edit import (
     quantize_map,
 )
 from app.ml.latent_sources import LatentCache, image_latent, region_latent
-from app.ml.latent_views import contact_sheet, pca_2d
+from app.ml.latent_views import contact_sheet, pca_2d, project_2d
 from app.ml.services.base import ParamSpec, Service, ServiceInfo
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "is_steerable",
     "latent_layers",
     "pca_2d",
+    "project_2d",
     "strength_direction",
     "sweep",
     "uncertainty",
@@ -395,10 +396,11 @@ def sweep(
 class Embedding:
     """Patch codes of one or more images projected to 2-D.
 
-    ``points`` (N, 2) PCA coordinates; ``features`` (N, L) the average-pooled codes;
+    ``points`` (N, 2) PCA or t-SNE coordinates (``method``); ``features`` (N, L) the
+    average-pooled codes;
     ``est`` (N,) EST per patch (sigma 0..255 or JPEG quality); ``boxes`` (N, 5) int:
     image index, y0, x0, y1, x1 of each patch in its image's pixels; ``explained``: the
-    fraction of variance along each of the two axes.
+    fraction of variance along each of the two PCA axes (nan for t-SNE).
     """
 
     points: np.ndarray
@@ -406,6 +408,7 @@ class Embedding:
     est: np.ndarray
     boxes: np.ndarray
     explained: tuple[float, float]
+    method: str = "pca"
 
 
 def patch_codes(
@@ -434,9 +437,11 @@ def embedding(
     patch: int = 32,
     *,
     tile: int = 512,
+    method: str = "pca",
 ) -> Embedding:
-    """Average-pool c over ``patch``-pixel squares of one image or several, PCA to 2-D,
-    with EST per patch and each patch's position (VDIR Fig. 7 with PCA for t-SNE)."""
+    """Average-pool c over ``patch``-pixel squares of one image or several, project to
+    2-D by PCA or t-SNE (``method`` "pca"/"tsne"; VDIR Fig. 7 uses t-SNE), with EST per
+    patch and each patch's position."""
     images = [images_or_image] if isinstance(images_or_image, np.ndarray) else list(images_or_image)
     feats, ests, boxes = [], [], []
     for i, image in enumerate(images):
@@ -445,8 +450,10 @@ def embedding(
         ests.append(e)
         boxes.append(np.column_stack([np.full(len(b), i), b]))
     features = np.concatenate(feats).astype(np.float32)
-    points, explained = pca_2d(features)
-    return Embedding(points, features, np.concatenate(ests), np.concatenate(boxes), explained)
+    points, explained = project_2d(features, method)
+    return Embedding(
+        points, features, np.concatenate(ests), np.concatenate(boxes), explained, method
+    )
 
 
 def neutral_map(size: tuple[int, int]) -> np.ndarray:

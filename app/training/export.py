@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 
-from app.core.errors import PatinaError
+from app.core.errors import InvalidInputError, PatinaError
 from app.ml.archs.vdir import VDIR, build
 from app.training import checkpoint as ck
 from app.training.card import write_card
@@ -76,6 +76,35 @@ def update_manifest(models_dir: Path, entry: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
+def _dtype_of(models_dir: Path, model_id: str) -> str:
+    """The ``weights_dtype`` of a listed model ("float32" when not recorded): a preview
+    model is stored like its full model, so their shared encoder stays bit-identical."""
+    data = read_optional(models_dir / "manifest.json") or {"models": []}
+    entry: dict[str, Any] = next((m for m in data["models"] if m.get("id") == model_id), {})
+    return str(entry.get("weights_dtype", "float32"))
+
+
+def link_preview(models_dir: Path, full_id: str, preview_file: str) -> None:
+    """Name ``preview_file`` as the quick preview restorer of the listed model ``full_id``
+    after checking that it shares that model's encoder (raises InvalidInputError if not,
+    or if ``full_id`` is not listed)."""
+    from app.ml.loading import load_arch_model
+    from app.ml.services.vdir import check_shared_encoder
+
+    path = models_dir / "manifest.json"
+    data = json.loads(path.read_text())
+    full = next((m for m in data["models"] if m.get("id") == full_id), None)
+    if full is None:
+        raise InvalidInputError(f"no model {full_id!r} in {path}")
+    check_shared_encoder(
+        load_arch_model(models_dir / full["file"], build),
+        load_arch_model(models_dir / preview_file, build),
+        preview_file,
+    )
+    full["preview"] = preview_file
+    update_manifest(models_dir, full)
+
+
 def read_optional(path: Path) -> Any:
     """JSON content of ``path``, or None if it does not exist."""
     return json.loads(path.read_text()) if path.exists() else None
@@ -90,13 +119,22 @@ def export_run(
     title: str = "",
     manifest: bool = True,
     est_note: str = "",
+    method: str = "vdir",
+    preview_for: str = "",
 ) -> dict[str, Any]:
     """Export ``run_dir``; returns the manifest entry (written unless ``manifest`` is false:
-    then only the weights and the card are written, and the model is not listed)."""
+    then only the weights and the card are written, and the model is not listed).
+
+    ``preview_for``: the id of the listed model this one is the quick preview restorer
+    of (see :mod:`app.training.preview_task`); its entry gets ``"preview": <file>`` and
+    this one is listed with ``"default": false`` (never chosen when no method is given).
+    """
     from app.ml.macs import count_params, macs_per_pixel
 
     model, cfg, side = model_from_run(run_dir)
-    fp16 = fp16_is_lossless(model)
+    fp16 = fp16_is_lossless(model) and (
+        not preview_for or _dtype_of(models_dir, preview_for) == "float16"
+    )
     info = read_optional(run_dir / "run_info.json") or {}
     training = {"config": cfg, "steps": side["step"], "wall_s": round(side["elapsed"], 1), **info}
     save_weights(model, models_dir / f"{model_id}.safetensors", {"training": training}, fp16)
@@ -104,7 +142,7 @@ def export_run(
     if model.spectrum is not None:  # its fixed DCT is a functional conv the counter misses
         macs += model.spectrum.FIXED_MACS_PER_PIXEL
     entry = {
-        "id": model_id, "task": task, "method": "vdir", "arch": "vdir",
+        "id": model_id, "task": task, "method": method, "arch": "vdir",
         "file": f"{model_id}.safetensors", "title": title or f"VDIR {task} (fast)",
         "config": manifest_config(model), "card": f"{model_id}.md",
         "metrics": read_optional(run_dir / "metrics.json") or {},
@@ -114,8 +152,12 @@ def export_run(
     }  # fmt: skip
     if est_note:
         entry["est_note"] = est_note
+    if preview_for:
+        entry["default"] = False
     if manifest:
         update_manifest(models_dir, entry)
+        if preview_for:
+            link_preview(models_dir, preview_for, str(entry["file"]))
     write_card(models_dir / f"{model_id}.md", entry, run_dir)
     return entry
 
@@ -130,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", default=str(MODELS_DIR))
     p.add_argument("--est-note", default="", help="a caveat shown with the EST readout")
     p.add_argument("--no-manifest", action="store_true", help="do not list it in the manifest")
+    p.add_argument("--method", default="vdir", help="method name it is listed under")
+    p.add_argument("--preview-for", default="", metavar="ID",
+                   help="list it as the quick preview restorer of model ID")  # fmt: skip
     args = p.parse_args(argv)
     try:
         entry = export_run(
@@ -140,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
             title=args.title,
             manifest=not args.no_manifest,
             est_note=args.est_note,
+            method=args.method,
+            preview_for=args.preview_for,
         )
     except PatinaError as err:
         print(f"error: {err}")

@@ -1,10 +1,14 @@
-"""Training loop for the mask tasks (inpainting, damage detection), reusing the VDIR
+"""Training loop for the mask tasks (inpainting, damage detection) and for distilling a
+VDIR restorer into a quicker preview one (``preview``), reusing the VDIR
 machinery: safetensors checkpoints (:mod:`app.training.checkpoint`), the warm-up +
 cosine schedule and JSON-lines logger (:mod:`app.training.loop`), the image bank
 (:mod:`app.training.data`) and ``run_info.json`` (:mod:`app.training.cli`).
 
 A task is a :class:`MaskTask`: how to build the model, sample a batch, compute the
-loss and validate. Run folder layout and the ``STOP`` file work as in the VDIR loop.
+loss and validate; a task module may also define ``warm_start(model, cfg)``, called
+on every new model (a resumed run then loads its checkpoint over it); only parameters
+that still require gradients afterwards are trained. Run folder layout and the ``STOP``
+file work as in the VDIR loop.
 ``python -m app.training.mask_loop configs/inpaint_fast.json --out runs/inpaint``.
 """
 
@@ -30,7 +34,7 @@ from app.training.config import BaseTrainConfig
 from app.training.data import split_bank
 from app.training.loop import Logger, lr_at, optimizer_step
 
-MASK_TASKS = ("inpaint", "detect")
+MASK_TASKS = ("inpaint", "detect", "preview")
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,10 @@ def task_for(name: str) -> MaskTask:
         from app.training import inpaint_task
 
         return cast(MaskTask, inpaint_task)
+    if name == "preview":
+        from app.training import preview_task
+
+        return cast(MaskTask, preview_task)
     from app.training import detect_task
 
     return cast(MaskTask, detect_task)
@@ -100,7 +108,11 @@ def new_state(cfg: MaskTaskConfig, task: MaskTask) -> State:
     """Fresh seeded model, optimiser and numpy RNG."""
     torch.manual_seed(cfg.seed)
     model = task.build(cfg.arch)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas)
+    warm_start = getattr(task, "warm_start", None)
+    if warm_start is not None:
+        warm_start(model, cfg)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(trainable, lr=cfg.lr, betas=cfg.betas)
     return State(model, opt, np.random.default_rng(cfg.seed))
 
 

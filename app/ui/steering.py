@@ -121,6 +121,7 @@ class LatentActions(LatentResearch):
         active = self.latent_active()
         was = self.latent_panel.inactive_hint.isHidden()
         self.latent_panel.set_active(active)
+        self.latent_panel.set_quick_available(active and self._has_quick_preview())
         if active and not was:
             self.latent_dock.show()
         elif not active and was:
@@ -214,22 +215,37 @@ class LatentActions(LatentResearch):
                 self._bases[key] = registry.create_service(task, method, device="auto")
         return self._bases[key]
 
+    def _has_quick_preview(self) -> bool:
+        """Whether the chosen VDIR model ships a quick preview restorer."""
+        info = self.restore_panel.service()  # type: ignore[attr-defined]
+        base = self.base_service(info.task, info.method)
+        return bool(getattr(base, "preview_file", ""))
+
     def steered_params(self, params: dict[str, Any], edit: LatentEdit) -> dict[str, Any]:
         """Service params plus the edit, as recorded in the recipe."""
         seed = edit.seed if edit.sample else -1
         return {**params, "latent_strength": edit.strength, "seed": seed, "latent": edit.to_dict()}
 
     def steered_service(
-        self, task: str, method: str, edit: LatentEdit, box: Rect | None = None
+        self,
+        task: str,
+        method: str,
+        edit: LatentEdit,
+        box: Rect | None = None,
+        quick: bool = False,
     ) -> SteeredService:
-        """A SteeredService for the whole image (``box`` None) or the crop ``box``."""
+        """A SteeredService for the whole image (``box`` None) or the crop ``box``; with
+        ``quick``, on the model's quick preview restorer when it has one."""
         doc = self.document
         smap = self._strength_data(edit)
         h, w = doc.size
         y0, x0, y1, x1 = box if box is not None else (0, 0, h, w)
         if smap is not None:
             smap = smap[y0:y1, x0:x1].copy()
-        return SteeredService(self.base_service(task, method), edit, smap, origin=(y0, x0),
+        base = self.base_service(task, method)
+        if quick and hasattr(base, "quick"):
+            base = base.quick()
+        return SteeredService(base, edit, smap, origin=(y0, x0),
                               full_size=doc.size, source_image=doc.original.data,
                               cache=self.latent_cache)  # fmt: skip
 
@@ -255,9 +271,10 @@ class LatentActions(LatentResearch):
     def _submit_preview(
         self, task: str, method: str, params: dict[str, Any], roi: Rect, edit: LatentEdit
     ) -> None:
+        quick = self._quick_previews()
         self.jobs.preview(  # type: ignore[attr-defined]
             task, method, params, roi, overlay=True,
-            service_for=lambda box: self.steered_service(task, method, edit, box),
+            service_for=lambda box: self.steered_service(task, method, edit, box, quick),
         )  # fmt: skip
 
     def latent_render(self, task: str, method: str, params: dict[str, Any]) -> bool:
@@ -284,11 +301,19 @@ class LatentActions(LatentResearch):
             else:
                 self.last_preview_latency, self._released_at = elapsed, None
                 self.statusBar().showMessage(  # type: ignore[attr-defined]
-                    f"Preview {elapsed * 1000:.0f} ms after release", 4000
+                    f"Preview {elapsed * 1000:.0f} ms after release{self._preview_kind()}", 4000
                 )
         if kind == "preview" and pending is not None:
             self._submit_preview(*pending)
         self._refresh_latent_readouts()
+
+    def _quick_previews(self) -> bool:
+        """Whether previews run on the model's quick preview restorer."""
+        box = self.latent_panel.quick_preview
+        return box.isEnabled() and box.isChecked()
+
+    def _preview_kind(self) -> str:
+        return " (quick restorer)" if self._quick_previews() else ""
 
     def latent_layers(self) -> list[Layer]:
         doc = self.document

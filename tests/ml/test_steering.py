@@ -225,3 +225,26 @@ def test_automatic_step_is_resolved_and_recorded(base: TinyVDIRService) -> None:
     neutral = SteeredService(base)
     drive(neutral.run(img))
     assert neutral.used_edit.steer_sigma is None  # no direction needed, nothing resolved
+
+
+def test_tsne_keeps_separated_clusters_apart_and_is_repeatable() -> None:
+    from app.ml.latent_views import project_2d
+
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0, 0, 0], [5, 5, 0, 0], [0, 0, 5, -5]], np.float32)
+    labels = np.repeat(np.arange(3), 20)
+    feats = centres[labels] + rng.normal(0, 0.1, (60, 4)).astype(np.float32)
+    points, explained = project_2d(feats, "tsne")
+    assert points.shape == (60, 2) and np.isnan(explained).all()
+    own = [points[labels == k].mean(axis=0) for k in range(3)]
+    nearest = [int(np.argmin([np.linalg.norm(p - c) for c in own])) for p in points]
+    assert nearest == labels.tolist()  # every point sits closest to its own cluster
+    assert np.array_equal(points, project_2d(feats, "tsne")[0])
+    with pytest.raises(InvalidInputError, match="unknown projection"):
+        project_2d(feats, "umap")
+
+
+def test_embedding_by_tsne(base: TinyVDIRService) -> None:
+    imgs = [image(64, 96, seed) for seed in range(2)]
+    emb = embedding(base, imgs, patch=16, method="tsne")
+    assert emb.method == "tsne" and emb.points.shape == (len(emb.est), 2)

@@ -58,3 +58,30 @@ def test_inpainting_defaults_are_dlnets() -> None:
 
     defaults = {p.name: p.default for p in INPAINT_PARAMS}
     assert (defaults["k"], defaults["gamma"]) == (PAPER_K, PAPER_GAMMA)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("model_id", "spec", "gain"), SHIPPED, ids=[m[0] for m in SHIPPED])
+def test_quick_preview_restorer_follows_its_full_model(
+    model_id: str, spec: DegradationSpec, gain: float, sample_path
+) -> None:
+    """The quick restorer the window previews with restores the full model's own latent
+    (its encoder is checked to be the full model's) nearly as well as the full one."""
+    from app.ml import registry
+
+    entry = next((e for e in registry.list_models() if e.id == model_id), None)
+    if entry is None or not entry.preview:
+        pytest.skip(f"{model_id} ships no quick preview restorer")
+    try:
+        clean = quantize8(image_io.load(sample_path("chelsea.png")).pixels)
+    except FileNotFoundError:
+        pytest.skip("resources/samples/chelsea.png is absent")
+    noisy = degrade(clean, spec).image
+    full = registry.create_service(entry.task, entry.id, device="cpu")
+    quick = full.quick()  # type: ignore[attr-defined]
+    assert quick is not full and quick.restorer_model is not full.model
+    latent = full.encode(noisy)  # type: ignore[attr-defined]
+    slow = psnr(drive(full.restore(noisy, latent)), clean)  # type: ignore[attr-defined]
+    fast = psnr(drive(quick.restore(noisy, latent)), clean)
+    assert fast > psnr(noisy, clean) + gain
+    assert fast > slow - 1.0

@@ -13,6 +13,7 @@ from app import cli
 from app.commands import restore as restore_command
 from app.core import image_io
 from app.core.layers import LayerKind
+from app.core.progress import drive
 from app.core.project import load_project, save_project
 from app.ml.recipe import read_sidecar
 from app.ml.services.base import ServiceInfo
@@ -267,6 +268,12 @@ def test_research_views_and_uncertainty(steer, qtbot) -> None:  # noqa: ANN001
     rect = steer.highlight.rect()
     box = emb.result.boxes[5]
     assert (rect.y(), rect.x()) == (box[1], box[2]) and rect.width() == 32
+    pca = emb.result.points.copy()
+    emb.projection.setCurrentIndex(emb.projection.findData("tsne"))
+    with qtbot.waitSignal(emb.computed, timeout=60_000):
+        emb.run()
+    assert emb.result.method == "tsne" and len(emb.view.dots) == 12
+    assert not np.allclose(emb.result.points, pca)
     emb.close()
     steer.run_uncertainty(3, 0)
     qtbot.waitUntil(lambda: steer.document.layers.find(LayerKind.LATENT, "Uncertainty") is not None,
@@ -317,3 +324,53 @@ def test_ensemble_choice_reaches_the_render_and_the_recipe(steer, qtbot, tiny) -
         steer.preview()  # previews stay one view, whatever the ensemble
     assert blocker.args == ["preview"]
     np.testing.assert_allclose(steer.document.result_layer().data, one, atol=1e-5)
+
+
+class QuickTiny(TinyVDIRService):
+    """A tiny VDIR that restores with another model's restorer (a stand-in for the quick
+    preview restorer; the latent is still this model's)."""
+
+    def __init__(self, model, restorer) -> None:  # noqa: ANN001
+        super().__init__(model)
+        self.is_quick, self._restorer = True, restorer
+
+    @property
+    def restorer_model(self):  # noqa: ANN201
+        return self._restorer
+
+
+@pytest.fixture
+def with_quick(tiny, monkeypatch):  # noqa: ANN001, ANN201
+    """The tiny model ships a quick preview restorer (before the window picks it)."""
+    from tests.ml.tiny_vdir import tiny_model
+
+    quick = QuickTiny(tiny.model, tiny_model(seed=5))
+    monkeypatch.setattr(tiny, "preview_file", "tiny-quick.safetensors")
+    monkeypatch.setattr(tiny, "quick", lambda: quick)
+    return quick
+
+
+def test_quick_previews_use_the_preview_restorer_and_renders_the_full_one(
+    with_quick,
+    steer,
+    qtbot,  # noqa: ANN001
+) -> None:
+    panel = steer.latent_panel
+    assert panel.quick_preview.isEnabled() and panel.quick_preview.isChecked()
+    with qtbot.waitSignal(steer.jobs.result_applied, timeout=60_000):
+        steer.preview()
+    quick = steer.document.result_layer().data.copy()
+    with qtbot.waitSignal(steer.jobs.result_applied, timeout=60_000):
+        panel.quick_preview.setChecked(False)  # a change previews again, now full
+        steer.preview()
+    exact = steer.document.result_layer().data.copy()
+    full = render(steer, qtbot)
+    np.testing.assert_allclose(exact, full, atol=2e-3)
+    assert np.abs(quick - full).mean() > 1e-3
+    latent = with_quick.encode(steer.document.original.data)
+    expected = drive(with_quick.restore(steer.document.original.data, latent))
+    np.testing.assert_allclose(quick, expected, atol=2e-3)
+
+
+def test_quick_previews_are_off_for_a_model_without_one(steer) -> None:  # noqa: ANN001
+    assert not steer.latent_panel.quick_preview.isEnabled()

@@ -47,11 +47,14 @@ class VDIRConfig:
     sft_hidden: int = 16
     conditioning: str = "both"  # "both", "concat" (1/4 level only) or "sft" (all levels)
     block_dct: bool = False  # encoder also sees 8x8 DCT log-magnitudes (JPEG quality)
+    sft_levels: tuple[int, ...] = (0, 1, 2, 3, 4)  # levels with SFT (0, 4: full size)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.conditioning not in CONDITIONING:
             raise ValueError(f"conditioning {self.conditioning!r} is not one of {CONDITIONING}")
+        if not set(self.sft_levels) <= set(range(5)):
+            raise ValueError(f"sft_levels {self.sft_levels} must be among 0-4")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VDIRConfig:
@@ -113,10 +116,22 @@ def make_decoder(latent: int, width: int) -> nn.Sequential:
     )  # fmt: skip
 
 
+class Unmodulated(nn.Module):
+    """Stands in for an SFT at a level without one (keeps the other levels' keys)."""
+
+    def forward(self, feat: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return feat
+
+
 class Restorer(nn.Module):
     """f(y, c): U-Net over levels 1, 1/2, 1/4 with NAF blocks, conditioned on c by
-    ``cfg.conditioning``: concatenation at the 1/4 level (1x1 fuse), SFT at all five
-    levels, or both (the shipped models)."""
+    ``cfg.conditioning``: concatenation at the 1/4 level (1x1 fuse), SFT at the five
+    level visits of ``cfg.sft_levels`` (all by default), or both (the shipped models).
+
+    The full-size level is most of the CPU time (memory traffic of 16-32 channels per
+    pixel), so a preview restorer drops its blocks and SFTs (``enc_blocks[0] =
+    dec_blocks[0] = 0``, ``sft_levels = (1, 2, 3)``): the other weights keep their names
+    and can start from a full model's."""
 
     def __init__(self, cfg: VDIRConfig) -> None:
         super().__init__()
@@ -125,7 +140,10 @@ class Restorer(nn.Module):
         self.concat = cfg.conditioning in ("both", "concat")
         self.intro = nn.Conv2d(3, w0, 3, padding=1)
         widths = (w0, w1, w2, w1, w0) if cfg.conditioning in ("both", "sft") else ()
-        self.sft = nn.ModuleList(SFT(w, lat, hid) for w in widths)
+        self.sft = nn.ModuleList(
+            SFT(w, lat, hid) if level in cfg.sft_levels else Unmodulated()
+            for level, w in enumerate(widths)
+        )
         self.enc0 = nn.Sequential(*(NAFBlock(w0) for _ in range(cfg.enc_blocks[0])))
         self.down0 = Down(w0, w1)
         self.enc1 = nn.Sequential(*(NAFBlock(w1) for _ in range(cfg.enc_blocks[1])))

@@ -17,6 +17,12 @@ is handed to :class:`app.ml.steering.SteeredService` wrapping this service, so
 strength slider give the same pixels (one definition of the strength axis, with its
 automatic step; see :mod:`app.ml.latent_edit`).
 
+Quick previews: a manifest entry may name ``preview`` weights, a VDIR distilled from
+this one (:mod:`app.training.preview_task`) whose encoder, EST and decoder are this
+model's and whose restorer skips the full-size level (about 2.5x quicker on a CPU).
+:meth:`VDIRService.quick` gives a service that encodes with this model and restores with
+that one; the window uses it for steered previews, renders always use the full model.
+
 Self-ensemble (``ensemble`` 2, 4 or 8): the restorer runs on that many flipped/rotated
 views of the image with its latent turned the same way, and the results are turned back
 and averaged; the latent itself (and so any steering) is computed once, unturned.
@@ -94,6 +100,17 @@ def dihedral(a: np.ndarray, k: int, inverse: bool = False) -> np.ndarray:
     return turned[:, ::-1] if mirror else turned
 
 
+def check_shared_encoder(full: VDIR, quick: VDIR, name: str) -> None:
+    """Raise InvalidInputError unless every non-restorer weight of ``quick`` equals
+    ``full``'s (the quick restorer only fits the latent of the encoder it was trained on)."""
+    own = full.state_dict()
+    for key, value in quick.state_dict().items():
+        if key.startswith("restorer."):
+            continue
+        if key not in own or own[key].shape != value.shape or not torch.equal(own[key], value):
+            raise InvalidInputError(f"{name} does not share the encoder of its full model ({key})")
+
+
 def _tile_size(tile: int) -> int:
     """Tile edge used by the service: a multiple of 4, at least 2 * OVERLAP + 4."""
     return max(tile - tile % 4, 2 * OVERLAP + 4)
@@ -112,15 +129,31 @@ class VDIRService(Service):
     """A trained VDIR model as a Service; ``entry`` names the weights, ``device`` is
     auto/cpu/cuda/mps (fp16 on CUDA). The model is loaded lazily, once per (id, device)."""
 
-    def __init__(self, entry: EntryLike, device: str = "auto") -> None:
+    def __init__(self, entry: EntryLike, device: str = "auto", *, quick: bool = False) -> None:
         self.entry = entry
         self.est_note = str(getattr(entry, "est_note", ""))  # caveat for the EST readout
         self.device, self.dtype = pick_device(device)
+        self.preview_file = str(getattr(entry, "preview", "") or "")
+        if quick and not self.preview_file:
+            raise InvalidInputError(f"{entry.id} has no quick preview model")
+        self.is_quick = quick
+        title = entry.title or f"VDIR {entry.task}"
         self.info = ServiceInfo(
-            task=entry.task, method="vdir", title=entry.title or f"VDIR {entry.task}",
+            task=entry.task, method=str(getattr(entry, "method", "vdir")),
+            title=f"{title} (quick preview)" if quick else title,
             description=VDIR_DESCRIPTION,
             learned=True, params=PARAMS,
         )  # fmt: skip
+        self._quick: VDIRService | None = None
+
+    def quick(self) -> VDIRService:
+        """This model with its quick preview restorer (the same latent; one instance per
+        service, so latent caches keyed on it keep working), or itself when it has none."""
+        if self.is_quick or not self.preview_file:
+            return self
+        if self._quick is None:
+            self._quick = VDIRService(self.entry, self.device, quick=True)
+        return self._quick
 
     @property
     def model(self) -> VDIR:
@@ -128,6 +161,21 @@ class VDIRService(Service):
         key = (self.entry.id, self.device)
         if key not in _CACHE:
             _CACHE[key] = load_model(weights_path(self.entry), self.device, self.dtype)
+        return _CACHE[key]
+
+    @property
+    def restorer_model(self) -> VDIR:
+        """The network whose restorer runs: the preview model when quick, else :attr:`model`.
+
+        Raises InvalidInputError when the preview weights do not share this model's
+        encoder (their restorer was trained on another latent)."""
+        if not self.is_quick:
+            return self.model
+        key = (self.preview_file, self.device)
+        if key not in _CACHE:
+            quick = load_model(Path(self.preview_file), self.device, self.dtype)
+            check_shared_encoder(self.model, quick, Path(self.preview_file).name)
+            _CACHE[key] = quick
         return _CACHE[key]
 
     # ---- tiled building blocks (all on images padded to a multiple of 4) ----
@@ -182,7 +230,7 @@ class VDIRService(Service):
             assert part.shape[:2] == t.shape
             c = latent[t.y0 // 4 : t.y1 // 4, t.x0 // 4 : t.x1 // 4]
             with torch.inference_mode():
-                out = self.model.restore(
+                out = self.restorer_model.restore(
                     _to_tensor(part, self.device, self.dtype),
                     _to_tensor(c, self.device, self.dtype),
                 )

@@ -1,7 +1,7 @@
-"""Embedding view: patch codes of the image (and optionally a folder) projected by PCA.
+"""Embedding view: patch codes of the image (and optionally a folder) projected to 2-D.
 
-Each point is one ``patch``-pixel square, its latent average-pooled (VDIR Fig. 7, with
-PCA instead of t-SNE); colour = the EST estimate of the patch (noise sigma or JPEG
+Each point is one ``patch``-pixel square, its latent average-pooled and projected by PCA
+(default) or t-SNE (VDIR Fig. 7); colour = the EST estimate of the patch (noise sigma or JPEG
 quality) or its position in the image. Clicking a point of the open image emits
 ``patch_clicked(rect)`` and the window outlines that patch on the canvas.
 """
@@ -48,6 +48,14 @@ def position_values(boxes: np.ndarray) -> np.ndarray:
     """A scalar per patch that varies with its position (row-major order, 0..1)."""
     ys, xs = boxes[:, 1].astype(float), boxes[:, 2].astype(float)
     return (ys / max(ys.max(), 1.0)) * 0.7 + (xs / max(xs.max(), 1.0)) * 0.3
+
+
+def axes_caption(result: Any) -> str:
+    """What the plot's axes are: PCA with its explained variance, or t-SNE."""
+    if getattr(result, "method", "pca") == "tsne":
+        return "t-SNE of the patch codes"
+    ex = result.explained
+    return f"PC1 {ex[0]:.0%} · PC2 {ex[1]:.0%} of variance"
 
 
 class ScatterView(QGraphicsView):
@@ -135,6 +143,12 @@ class EmbeddingDialog(QDialog):
         self.patch.setRange(16, 256)
         self.patch.setSingleStep(16)
         self.patch.setValue(32)
+        self.projection = QComboBox(self)
+        self.projection.addItem("PCA", "pca")
+        self.projection.addItem("t-SNE", "tsne")
+        self.projection.setToolTip("PCA: linear, axes ranked by variance; t-SNE (VDIR Fig. 7): "
+                                   "keeps neighbours together, distances between clusters "
+                                   "mean little")  # fmt: skip
         self.colour_by = QComboBox(self)
         self.colour_by.addItems(["estimate", "position"])
         self.colour_by.currentIndexChanged.connect(self._plot)
@@ -150,7 +164,9 @@ class EmbeddingDialog(QDialog):
         self.status = QLabel("", self)
         self.status.setObjectName("hint")
         top = QHBoxLayout()
-        for label, widget in (("Patch px", self.patch), ("Colour by", self.colour_by)):
+        for label, widget in (
+            ("Patch px", self.patch), ("Projection", self.projection), ("Colour by", self.colour_by)
+        ):  # fmt: skip
             top.addWidget(QLabel(label, self))
             top.addWidget(widget)
         top.addStretch(1)
@@ -179,11 +195,11 @@ class EmbeddingDialog(QDialog):
         from app.ml.steering import embedding
 
         images = [self.image, *self.folder_images]
-        service, patch = self.service, self.patch.value()
+        service, patch, method = self.service, self.patch.value(), self.projection.currentData()
         self.run_button.setEnabled(False)
         self.status.setText("Encoding patches…")
         self.background.run(
-            lambda: embedding(service, images, patch),
+            lambda: embedding(service, images, patch, method=method),
             self._show,
             lambda message, details: self.status.setText(f"Failed: {message}"),
         )
@@ -200,10 +216,9 @@ class EmbeddingDialog(QDialog):
             return
         by_est = self.colour_by.currentText() == "estimate"
         values = result.est if by_est else position_values(result.boxes)
-        ex = result.explained
         key = "quality" if getattr(self.service.info, "task", "") == "deblock" else "sigma"
         colour = f"{key} {values.min():.1f}…{values.max():.1f}" if by_est else "position"
-        caption = f"PC1 {ex[0]:.0%} · PC2 {ex[1]:.0%} of variance · colour: {colour}"
+        caption = f"{axes_caption(result)} · colour: {colour}"
         self.view.set_points(result.points, values, caption)
         self.status.setText(f"{len(result.points)} patches; click one to find it on the canvas")
 
