@@ -229,15 +229,42 @@ def make_window(service: VDIRService, size: tuple[int, int]) -> Any:
     return window
 
 
-def preview_latency(service: VDIRService, repeats: int = 5, quick: bool = False) -> dict[str, Any]:
-    """Slider release -> whole view updated, in the real window; ``quick``: with the
-    model's quick preview restorer (the Latent dock's "Quick previews")."""
+# (key, quick previews, window size): the issue's 1 MP viewport and a larger 1.2 MP one
+LATENCY_CASES = (
+    ("full_1mp", False, (1376, 1073)),
+    ("quick_1mp", True, (1376, 1073)),
+    ("full", False, (1500, 1150)),
+    ("quick", True, (1500, 1150)),
+)
+
+
+def latencies(service: VDIRService, note: str | None) -> dict[str, dict[str, Any]]:
+    """:func:`preview_latency` of every LATENCY_CASES entry the model supports."""
+    out = {}
+    for key, quick, size in LATENCY_CASES:
+        if quick and not service.preview_file:
+            continue
+        out[key] = {**preview_latency(service, quick=quick, size=size), "quick": quick}
+        if note:
+            out[key]["note"] = note
+        print("latency", key, out[key], flush=True)
+    return out
+
+
+def preview_latency(
+    service: VDIRService,
+    repeats: int = 5,
+    quick: bool = False,
+    size: tuple[int, int] = (1500, 1150),
+) -> dict[str, Any]:
+    """Slider release -> whole view updated, in the real window of ``size``; ``quick``:
+    with the model's quick preview restorer (the Latent dock's "Quick previews")."""
     from app.core.document import Document
 
     clean = quantize8(image_io.load(DATA / IMAGE).pixels)
     big = cv2.resize(clean, (1800, 1200), interpolation=cv2.INTER_CUBIC)
     noisy = degrade(np.clip(big, 0, 1), DegradationSpec(sigma=30.0, seed=1)).image
-    window = make_window(service, (1500, 1150))
+    window = make_window(service, size)
     window.set_document(Document.from_image(noisy))
     window.restore_panel.select("denoise", "vdir")
     wait_step(window)
@@ -353,40 +380,41 @@ def strength_lines(rows: list[dict[str, Any]], quick: list[dict[str, Any]] | Non
     return lines
 
 
-def quick_latency_text(info: dict[str, Any]) -> str:
-    """The quick-preview rows of the latency table ("" when not measured)."""
-    q = info.get("latency_quick")
-    if not q:
-        return ""
-    return (
-        f"| centre 512×512 updated, quick previews | **{q['focus_median_ms']:.0f} ms** | "
-        + ", ".join(f"{t:.0f}" for t in q["focus_ms"])
-        + f" |\n| whole viewport updated, quick previews | **{q['median_ms']:.0f} ms** | "
-        + ", ".join(f"{t:.0f}" for t in q["all_ms"])
-        + " |"
-    )
+def latency_table(runs: dict[str, dict[str, Any]]) -> str:
+    """One row per measured case: viewport, restorer, centre first, medians, all times."""
+    lines = [
+        "| viewport | previews with | centre 512² first (median) | whole view updated "
+        "(median) | whole view, all (ms) | process CPU per preview |",
+        "|---|---|---|---|---|---|",
+    ]
+    for run in runs.values():
+        vw, vh = run["viewport"]
+        focus = run["focus_median_ms"]
+        centre = "no (one pass)" if focus != focus else f"{focus:.0f} ms"  # nan: one pass
+        times = ", ".join(f"{t:.0f}" for t in run["all_ms"])
+        lines.append(
+            f"| {vw}×{vh} ({run['megapixels']:.2f} MP) | "
+            f"{'quick restorer' if run['quick'] else 'full model'} | {centre} | "
+            f"**{run['median_ms']:.0f} ms** | {times} | {run['cpu_median_ms']:.0f} ms |"
+        )
+    return "\n".join(lines)
 
 
 def write_doc(path: Path, info: dict[str, Any]) -> None:
     rows = info["table"]
     lines = strength_lines(rows, info.get("table_quick"))
-    emb, lat = info["embedding"], info["latency"]
-    whole = max(1, lat["viewport"][0] * lat["viewport"][1])
-    share = 512 * 512 / (whole + 512 * 512)
+    emb, runs = info["embedding"], info["latency"]
+    lat = {k: v["median_ms"] for k, v in runs.items()}
+    first = next(iter(runs.values()))
     template = (ROOT / "tools" / "steering_report.md.in").read_text(encoding="utf-8")
     text = template.format(
         model=info["model"], machine=info["machine"], date=info["date"], table="\n".join(lines),
         best=max((r for r in rows if isinstance(r["strength"], float)), key=lambda r: r["psnr"]),
         emb=emb, pc0=emb["pc_corr"][0], pc1=emb["pc_corr"][1],
         ex0=emb["explained"][0], ex1=emb["explained"][1], lat=lat,
-        conditions=lat.get("note") or SHARED_NOTE.format(load=lat["load"]),
-        vw=lat["viewport"][0], vh=lat["viewport"][1], n_lat=len(lat["all_ms"]),
-        lat_all=", ".join(f"{t:.0f}" for t in lat["all_ms"]),
-        note=strength_note(rows), step=info["step"], cpu_half=lat["cpu_median_ms"] / 2,
-        focus_idle=lat["cpu_median_ms"] / 2 * share,
-        full_idle=lat["cpu_median_ms"] / 2 * (1 - share),
-        focus_all=", ".join(f"{t:.0f}" for t in lat["focus_ms"]),
-        quick_rows=quick_latency_text(info),
+        conditions=first.get("note") or SHARED_NOTE.format(load=first["load"]),
+        n_lat=len(first["all_ms"]), latency_table=latency_table(runs),
+        note=strength_note(rows), step=info["step"],
     )  # fmt: skip
     path.write_text(text, encoding="utf-8")
 
@@ -417,7 +445,6 @@ def main() -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--images", type=int, default=68, help="CBSD68 images in the embedding")
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
-    parser.add_argument("--skip-window", action="store_true", help="no latency or screenshots")
     parser.add_argument("--latency-only", action="store_true",
                         help="re-measure only the preview latency (other results from the "
                              "last run's JSON), e.g. with training jobs paused")  # fmt: skip
@@ -438,11 +465,7 @@ def main() -> int:
     service, label = load_service(args)
     if args.latency_only:
         info = load_report(shots / "steering-report.json")
-        info["latency"] = {**preview_latency(service), "note": args.note}
-        print("latency", info["latency"])
-        if service.preview_file:
-            info["latency_quick"] = {**preview_latency(service, quick=True), "note": args.note}
-            print("latency (quick previews)", info["latency_quick"])
+        info["latency"] = latencies(service, args.note)
         (shots / "steering-report.json").write_text(json.dumps(info, indent=1, default=str))
         write_doc(args.out / "steering.md", info)
         return 0
@@ -458,18 +481,8 @@ def main() -> int:
     info["sheets"] = sweep_sheets(service, shots)
     info["embedding"] = cbsd68_embedding(service, shots, args.images)
     print("embedding", info["embedding"])
-    if not args.skip_window:
-        info["latency"] = preview_latency(service)
-        print("latency", info["latency"])
-        if service.preview_file:
-            info["latency_quick"] = preview_latency(service, quick=True)
-            print("latency (quick previews)", info["latency_quick"])
-        info["screenshots"] = screenshots(service, shots)
-    else:
-        nan = float("nan")
-        info["latency"] = {"viewport": [0, 0], "megapixels": 0, "median_ms": nan, "all_ms": [],
-                           "first_ms": nan, "focus_median_ms": nan, "focus_ms": [],
-                           "cpu_median_ms": nan, "load": nan}  # fmt: skip
+    info["latency"] = latencies(service, args.note)
+    info["screenshots"] = screenshots(service, shots)
     (shots / "steering-report.json").write_text(json.dumps(info, indent=1, default=str))
     write_doc(args.out / "steering.md", info)
     print("wrote", args.out / "steering.md")

@@ -31,15 +31,29 @@ def _spectrum_note(entry: dict[str, Any]) -> str:
     return ", the encoder also reading 8x8 block-DCT log-magnitudes on JPEG's grid"
 
 
+def _restorer_note(entry: dict[str, Any]) -> str:
+    arch = entry["training"]["config"]["arch"]
+    if arch.get("enc_blocks", [1])[0] or arch.get("dec_blocks", [1])[0]:
+        return (
+            "restorer: 3-level NAFNet-block U-Net conditioned on c by concatenation at 1/4 "
+            "and SFT at every level"
+        )
+    return (
+        "restorer: NAFNet-block U-Net with blocks at 1/2 and 1/4 resolution only (the "
+        "full-size level keeps just its entry and exit convs), conditioned on c by "
+        "concatenation at 1/4 and SFT at 1/2 and 1/4: a quick preview restorer distilled "
+        "from its full model, whose encoder, decoder and EST it shares"
+    )
+
+
 def write_card(path: Path, entry: dict[str, Any], run_dir: Path) -> None:
     """Write the card of ``entry``; ``run_dir/card_notes.md`` is appended when present."""
     tr = entry["training"]
     lines = [
         f"# {entry['title']} (`{entry['id']}`)", "",
         f"Task: **{entry['task']}**, blind. Architecture: VDIR (encoder q(c|y) -> 4-channel "
-        f"latent at 1/4 resolution{_spectrum_note(entry)}; restorer: 3-level NAFNet-block "
-        "U-Net conditioned on c by concatenation at 1/4 and SFT at every level; decoder "
-        "p(y|c) and EST head used in training).", "",
+        f"latent at 1/4 resolution{_spectrum_note(entry)}; {_restorer_note(entry)}; "
+        "decoder p(y|c) and EST head used in training).", "",
         f"- parameters: {entry['params']:,} in training (with the decoder); "
         f"{entry['params_inference']:,} used at inference (encoder, restorer, EST)",
         f"- inference MACs per pixel (encoder + restorer): {entry['macs_per_pixel']:,}",

@@ -57,12 +57,19 @@ class ZeroLatentService(VDIRService):
         return (yield from self.restore(image, np.zeros(shape, np.float32), tile))
 
 
+def trained_task(config: dict[str, Any]) -> str:
+    """The restoration task of a training config (a preview restorer's is its teacher's)."""
+    if config.get("task") == "preview":
+        return str(config.get("data", {}).get("teacher_task", "denoise"))
+    return str(config.get("task", "denoise"))
+
+
 def service_for(model: Path, device: str = "cpu", task: str | None = None) -> VDIRService:
     """A VDIRService for a weights file; the task defaults to the one it was trained for.
     Weights trained without the VAE get a :class:`ZeroLatentService`."""
     _, meta = load_weights(model)
     config = meta.get("training", {}).get("config", {})
-    task = task or str(config.get("task", "denoise"))
+    task = task or trained_task(config)
     kind = VDIRService if config.get("use_vae", True) else ZeroLatentService
     return kind(FileEntry(model.stem, task, str(model.resolve())), device=device)
 

@@ -38,6 +38,8 @@ from app.ui.panels.latent import LatentPanel
 
 Rect = tuple[int, int, int, int]
 FOCUS = 512  # px: a larger preview first updates a central square of this size
+FOCUS_ABOVE = 1.5 * FOCUS * FOCUS  # px: views larger than this are previewed centre first
+FOCUS_ABOVE_QUICK = 1.6e6  # px: the same with the quick restorer (a 1.2-MP view in ~1 s)
 EST_PREFIX = "EST "
 
 
@@ -252,10 +254,12 @@ class LatentActions(LatentResearch):
     def latent_preview(self, task: str, method: str, params: dict[str, Any], roi: Any) -> bool:
         """Run a steered preview when the method is steerable; False when it is not.
 
-        A view larger than 1.5 FOCUS² pixels is previewed in two steps: its central
-        FOCUS-pixel square first (quick feedback), then the whole view, each pasted over
-        what is shown. A newer request replaces both. Previews restore one view of the
-        image (``ensemble`` 1) so they stay quick; Render applies the chosen ensemble.
+        A view larger than FOCUS_ABOVE pixels (FOCUS_ABOVE_QUICK with quick previews,
+        which restore it in about the time the full model takes for the centre) is
+        previewed in two steps: its central FOCUS-pixel square first (quick feedback),
+        then the whole view, each pasted over what is shown. A newer request replaces
+        both. Previews restore one view of the image (``ensemble`` 1) so they stay
+        quick; Render applies the chosen ensemble.
         """
         if not self.latent_active():
             return False
@@ -263,7 +267,8 @@ class LatentActions(LatentResearch):
         steered = self.steered_params({**params, "ensemble": "1"}, edit)
         h, w = self.document.size
         roi = roi or (0, 0, h, w)
-        focus = focus_box(roi, FOCUS) if area(roi) > 1.5 * FOCUS * FOCUS else None
+        limit = FOCUS_ABOVE_QUICK if self._quick_previews() else FOCUS_ABOVE
+        focus = focus_box(roi, FOCUS) if area(roi) > limit else None
         self._pending_full = (task, method, steered, roi, edit) if focus else None
         self._submit_preview(task, method, steered, focus or roi, edit)
         return True

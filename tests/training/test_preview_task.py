@@ -17,6 +17,7 @@ from app.ml.archs.vdir import build
 from app.ml.loading import load_arch_model
 from app.ml.services.vdir import VDIRService, check_shared_encoder
 from app.training import mask_loop, preview_task
+from app.training.evaluate import service_for
 from app.training.export import export_run, save_weights
 from tests.ml.test_vdir import TINY
 from tests.training.test_mask_tasks import data_dir
@@ -98,6 +99,7 @@ def test_exported_preview_is_the_quick_restorer_of_its_teacher(
     manifest = {m["id"]: m for m in json.loads((models / "manifest.json").read_text())["models"]}
     assert manifest["teacher"]["preview"] == "teacher-preview.safetensors"
     assert manifest["teacher-preview"]["default"] is False
+    assert service_for(models / "teacher-preview.safetensors").info.task == "denoise"
     monkeypatch.setenv(registry.MODELS_ENV, str(models))
     full = registry.create_service("denoise", "vdir", device="cpu")
     assert registry.default_method("denoise") == "vdir"

@@ -289,6 +289,7 @@ def test_a_large_view_is_previewed_centre_first(steer, qtbot, monkeypatch) -> No
         steer.preview()  # one step: the whole view
     whole = steer.document.result_layer().data.copy()
     monkeypatch.setattr(steering_ui, "FOCUS", 48)
+    monkeypatch.setattr(steering_ui, "FOCUS_ABOVE", 1.5 * 48 * 48)
     steer.latent_panel.strength.set_value(2.0)
     with qtbot.waitSignal(steer.jobs.result_applied, timeout=60_000):
         steer.latent_panel.strength.released.emit()
