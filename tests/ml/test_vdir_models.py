@@ -20,6 +20,15 @@ SHIPPED = [
 ]
 
 
+def degraded_sample(sample_path, spec: DegradationSpec) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """(clean, degraded) chelsea.png, 8-bit; skips the test when the sample is absent."""
+    try:
+        clean = quantize8(image_io.load(sample_path("chelsea.png")).pixels)
+    except FileNotFoundError:
+        pytest.skip("resources/samples/chelsea.png is absent")
+    return clean, degrade(clean, spec).image
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("model_id", "spec", "gain"), SHIPPED, ids=[m[0] for m in SHIPPED])
 def test_shipped_model_improves_psnr(
@@ -28,11 +37,7 @@ def test_shipped_model_improves_psnr(
     weights = MODELS / f"{model_id}.safetensors"
     if not weights.is_file():
         pytest.skip(f"{weights.name} is not shipped")
-    try:
-        clean = quantize8(image_io.load(sample_path("chelsea.png")).pixels)
-    except FileNotFoundError:
-        pytest.skip("resources/samples/chelsea.png is absent")
-    noisy = degrade(clean, spec).image
+    clean, noisy = degraded_sample(sample_path, spec)
     service = service_for(weights, "cpu")
     restored = drive(service.run(noisy))
     assert restored.shape == clean.shape and np.isfinite(restored).all()
@@ -72,11 +77,7 @@ def test_quick_preview_restorer_follows_its_full_model(
     entry = next((e for e in registry.list_models() if e.id == model_id), None)
     if entry is None or not entry.preview:
         pytest.skip(f"{model_id} ships no quick preview restorer")
-    try:
-        clean = quantize8(image_io.load(sample_path("chelsea.png")).pixels)
-    except FileNotFoundError:
-        pytest.skip("resources/samples/chelsea.png is absent")
-    noisy = degrade(clean, spec).image
+    clean, noisy = degraded_sample(sample_path, spec)
     full = registry.create_service(entry.task, entry.id, device="cpu")
     quick = full.quick()  # type: ignore[attr-defined]
     assert quick is not full and quick.restorer_model is not full.model
