@@ -19,7 +19,7 @@ automatic step; see :mod:`app.ml.latent_edit`).
 
 Quick previews: a manifest entry may name ``preview`` weights, a VDIR distilled from
 this one (:mod:`app.training.preview_task`) whose encoder, EST and decoder are this
-model's and whose restorer skips the full-size level (about 2.5x quicker on a CPU).
+model's and whose restorer skips the full-size level (2.2x quicker on a CPU, measured).
 :meth:`VDIRService.quick` gives a service that encodes with this model and restores with
 that one; the window uses it for steered previews, renders always use the full model.
 

@@ -321,7 +321,7 @@ class LatentPanel(QWidget):
         """Enable "Quick previews" when the chosen model ships a quick preview restorer."""
         self.quick_preview.setEnabled(available)
         self.quick_preview.setToolTip(
-            "Previews use a distilled restorer, about 2.5x quicker on a CPU and a little "
+            "Previews use a distilled restorer, about 2x quicker on a CPU and a little "
             "less clean; Render full image always uses the full model"
             if available else "This model has no quick preview restorer"
         )  # fmt: skip
