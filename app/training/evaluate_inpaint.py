@@ -12,8 +12,9 @@ drawn scratch or dust colour, zeros in holes). Methods: OpenCV Telea and
 Navier-Stokes (radius 3, on the 8-bit image, see :func:`opencv_8bit`), the harmonic
 (Laplace) fill (:func:`app.ml.archs.inpaint.harmonic_fill`, the network's parameter-free
 prefill), the network with K = 1 (no
-likelihood refinement) and K = 5 (gamma 1e-3), both with the service's compositing
-(known pixels exact, feather 4). Scores: PSNR over the masked pixels (RGB, peak 1) of
+likelihood refinement) and K = 5 (gamma 1e-3; ``--ks 1,2,5,10`` for others), all from
+one z^(0) = g(y), with the service's compositing (known pixels exact, seam feather 4
+px, ``--feather``; none for the "lines" head). Scores: PSNR over the masked pixels (RGB, peak 1) of
 the 8-bit-rounded result, pooled per setting as mean over images; SSIM = mean of the
 SSIM map (Gaussian window 11, sigma 1.5, RGB averaged) over the masked pixels.
 """
@@ -71,9 +72,14 @@ def damaged(x: np.ndarray, setting: str, seed: int) -> tuple[np.ndarray, np.ndar
 
 
 def network_outputs(
-    model: InpaintNet, y: np.ndarray, mask: np.ndarray, ks: tuple[int, ...], gamma: float
+    model: InpaintNet,
+    y: np.ndarray,
+    mask: np.ndarray,
+    ks: tuple[int, ...],
+    gamma: float,
+    feather: int = FEATHER,
 ) -> dict[int, np.ndarray]:
-    """x_hat for each K from one g(y) (K = 1 is h(g(y)))."""
+    """The composited result for each K from one g(y) (K = 1 is h(g(y)))."""
     yt = torch.from_numpy(np.ascontiguousarray(y.transpose(2, 0, 1)))[None]
     mt = torch.from_numpy((mask > 0).astype(np.float32))[None, None]
     yp, mp, (h, w) = pad_inputs(yt, mt)
@@ -85,8 +91,8 @@ def network_outputs(
         with torch.enable_grad():
             z = refine(h_fn, z0, yp, 1 - mp, k, gamma)
         with torch.no_grad():
-            x_hat = h_fn(z)[0, :, :h, :w].permute(1, 2, 0).numpy()
-        out[k] = composite(y, x_hat.astype(np.float32), mask, FEATHER)
+            x_hat = model.for_composite(h_fn(z), yp, mp)[0, :, :h, :w].permute(1, 2, 0).numpy()
+        out[k] = composite(y, x_hat.astype(np.float32), mask, feather)
     return out
 
 
@@ -134,6 +140,8 @@ def evaluate(
     files: list[Path],
     gamma: float = 1e-3,
     settings: tuple[str, ...] = SETTINGS,
+    feather: int = FEATHER,
+    ks: tuple[int, ...] = (1, 5),
 ) -> dict[str, dict[str, dict[str, float]]]:
     """{setting: {method: {"psnr":.., "ssim":..}}} averaged over ``files``."""
     sums: dict[str, dict[str, list[tuple[float, float]]]] = {s: {} for s in settings}
@@ -143,8 +151,8 @@ def evaluate(
             y, mask = damaged(x, setting, i)
             results = classical(y, mask)
             if model is not None:
-                outs = network_outputs(model, y, mask, (1, 5), gamma)
-                results.update({"dlnet K=1": outs[1], "dlnet K=5": outs[5]})
+                outs = network_outputs(model, y, mask, ks, gamma, feather)
+                results.update({f"dlnet K={k}": out for k, out in outs.items()})
             for name, out in results.items():
                 out8 = _q8(out)
                 score = (masked_psnr(out8, x, mask), masked_ssim(out8, x, mask))
@@ -182,13 +190,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--gamma", type=float, default=1e-3, help="DL-Net step size")
     p.add_argument("--settings", default=",".join(SETTINGS), help="comma-separated subset")
+    p.add_argument("--ks", default="1,5", help="DL-Net estimates K to evaluate")
+    p.add_argument("--feather", type=int, default=FEATHER, help="seam feather of the network (px)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     model = load_model(Path(args.model)) if args.model else None
     files = list_images(args.data)[: args.limit or None]
     chosen = tuple(args.settings.split(","))
-    table = evaluate(model, files, args.gamma, chosen)
-    result: dict[str, Any] = {"inpaint": table, "images": len(files), "gamma": args.gamma}
+    ks = tuple(int(k) for k in args.ks.split(","))
+    table = evaluate(model, files, args.gamma, chosen, args.feather, ks)
+    result: dict[str, Any] = {
+        "inpaint": table, "images": len(files), "gamma": args.gamma, "feather": args.feather,
+    }  # fmt: skip
     if args.bench:
         result["ms_per_mp"] = speed(args.model)
     print(json.dumps(result, indent=1))

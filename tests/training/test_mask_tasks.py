@@ -116,3 +116,21 @@ def test_evaluate_inpaint_methods_and_k(data_dir: Path) -> None:
     methods = set(table["holes16"])
     assert methods == {"telea", "navier-stokes", "harmonic", "dlnet K=1", "dlnet K=5"}
     assert all(np.isfinite(v["psnr"]) for v in table["holes16"].values())
+
+
+def test_lines_head_trains_unrolled_and_moves_g(data_dir: Path) -> None:
+    """The "lines" head has no weights of its own: training through the unrolled
+    refinement must reach g (its zero-initialised z layer moves)."""
+    from app.training import inpaint_task
+
+    lines = {"z_channels": 13, "prefill": "harmonic", "head": "lines", "z_scale": 500.0}
+    arch = {**TINY_ARCH["inpaint"], **lines}
+    cfg = mask_loop.MaskTaskConfig.from_dict({**_cfg("inpaint", 2).to_dict(), "arch": arch})
+    task = mask_loop.task_for("inpaint")
+    state = mask_loop.new_state(cfg, task)
+    assert list(state.model.h.parameters()) == []
+    bank, _ = mask_loop.split_bank(data_dir, 0)
+    for _ in range(2):
+        terms = mask_loop.train_step(state, task, inpaint_task.sample(bank, cfg, state.rng), cfg)
+        assert np.isfinite(terms["total"])
+    assert float(state.model.g.z.conv.weight.detach().abs().sum()) > 0

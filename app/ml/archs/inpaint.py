@@ -39,6 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from app.ml.archs.line_fill import ORIENTATIONS, gaussian_blur, line_candidates
+
 MULTIPLE = 8
 GATED_GAIN = 2.0  # extra gain on the feature half: the gate halves it at init
 
@@ -55,8 +57,15 @@ class InpaintConfig:
     h_layers: int = 1
     z_scale: float = 1.0
     h_dilations: tuple[int, ...] = ()
+    head: str = "conv"
+    ring: int = 4
+    mix_sigma: float = 6.0
 
     def __post_init__(self) -> None:
+        if self.head not in ("conv", "lines"):
+            raise ValueError(f"head must be 'conv' or 'lines', not {self.head!r}")
+        if self.head == "lines" and self.z_channels != len(ORIENTATIONS) + 1:
+            raise ValueError(f"the 'lines' head needs z_channels = {len(ORIENTATIONS) + 1}")
         if self.h_dilations and len(self.h_dilations) != self.h_layers - 1:
             raise ValueError(
                 f"h_dilations {self.h_dilations} needs one entry per hidden layer of h "
@@ -131,6 +140,8 @@ class Encoder(nn.Module):
         self.d2 = GatedConv(c3 + c2, c2)
         self.d1 = GatedConv(c2 + c1, c1)
         self.z = GatedConv(c1, cfg.z_channels, 3, act=False)
+        if cfg.head == "lines":  # start as the even mixture of the candidates
+            nn.init.zeros_(self.z.conv.weight)
         self.z_scale = float(cfg.z_scale)
 
     def forward(self, y: torch.Tensor, m: torch.Tensor, fill: torch.Tensor) -> torch.Tensor:
@@ -171,6 +182,25 @@ class Head(nn.Module):
         return self.conv(a)  # type: ignore[no-any-return]
 
 
+class LinesHead(nn.Module):
+    """h for ``head = "lines"``: x_hat = sum_j softmax_j(blur(z_scale * z)) * C_j, a
+    per-pixel mixture of the candidate fills C (:func:`line_candidates`: 12 oriented
+    line fills and the harmonic fill). The fixed Gaussian blur (``mix_sigma`` px)
+    couples the mixture weights of the hole with those of the ring around it, where the
+    candidates predict known pixels: refining z on the known pixels (DL-Net's
+    likelihood module) so moves the weights inside the hole toward the orientations
+    that explain its surroundings. No parameters."""
+
+    def __init__(self, cfg: InpaintConfig) -> None:
+        super().__init__()
+        self.z_scale = float(cfg.z_scale)
+        self.sigma = float(cfg.mix_sigma)
+
+    def forward(self, z: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+        weights = torch.softmax(gaussian_blur(z * self.z_scale, self.sigma), dim=1)
+        return (weights.unsqueeze(2) * candidates).sum(dim=1)
+
+
 class InpaintNet(nn.Module):
     """f = h o g. ``forward(y, m)`` is the plain network (no likelihood refinement);
     for K refinement steps use :func:`app.ml.dlnet.dlnet_forward` with :meth:`parts`."""
@@ -181,7 +211,7 @@ class InpaintNet(nn.Module):
         super().__init__()
         self.cfg = cfg or InpaintConfig()
         self.g = Encoder(self.cfg)
-        self.h = Head(self.cfg)
+        self.h: nn.Module = LinesHead(self.cfg) if self.cfg.head == "lines" else Head(self.cfg)
 
     def fill(self, y: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         """The parameter-free first guess (Telea, harmonic, push-pull; zeros without)."""
@@ -196,7 +226,8 @@ class InpaintNet(nn.Module):
             return push_pull(y, 1.0 - m)
 
     def parts(self, y: torch.Tensor, m: torch.Tensor) -> tuple[GFn, HFn]:
-        """(g, h) for this input: ``g(y, m) -> z`` and ``h(z) -> x_hat`` (fill included).
+        """(g, h) for this input: ``g(y, m) -> z`` and ``h(z) -> x_hat`` (the fill, or
+        the "lines" head's candidate fills, computed once here, are constants of h).
 
         H, W must be multiples of 8 (see :func:`pad_inputs`).
         """
@@ -205,10 +236,30 @@ class InpaintNet(nn.Module):
         def g(yy: torch.Tensor, mm: torch.Tensor) -> torch.Tensor:
             return self.g(yy, mm, base)  # type: ignore[no-any-return]
 
-        def h(z: torch.Tensor) -> torch.Tensor:
+        if self.cfg.head == "lines":
+            with torch.no_grad():
+                reuse = base if self.cfg.fill_method == "harmonic" else None
+                candidates = line_candidates(y, m, self.cfg.ring, harmonic_fill, reuse)
+
+            def mixture(z: torch.Tensor) -> torch.Tensor:
+                return self.h(z, candidates)  # type: ignore[no-any-return]
+
+            return g, mixture
+
+        def fill_plus(z: torch.Tensor) -> torch.Tensor:
             return self.h(z) + base  # type: ignore[no-any-return]
 
-        return g, h
+        return g, fill_plus
+
+    def for_composite(self, x_hat: torch.Tensor, y: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """``x_hat`` as the compositor should see it (its seam is feathered against the
+        residual ``y - x_hat`` on known pixels). The "lines" head's known ring holds
+        predictions of known pixels from farther ones (for the likelihood term), not the
+        fill's border, and its line fills already start at the adjacent known pixels, so
+        its known pixels are replaced by ``y``: no seam to feather."""
+        if self.cfg.head != "lines":
+            return x_hat
+        return torch.where(m > 0, x_hat, y)
 
     def forward(self, y: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         """x_hat = h(g(y, m)), (N, 3, H, W), any H, W (padded inside)."""

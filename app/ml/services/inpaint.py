@@ -77,7 +77,7 @@ def predict(model: InpaintNet, y: np.ndarray, mask: np.ndarray, k: int, gamma: f
     yt = torch.from_numpy(np.ascontiguousarray(y.transpose(2, 0, 1)))[None].to(dev)
     mt = torch.from_numpy((mask > 0).astype(np.float32))[None, None].to(dev)
     yp, mp, (h, w) = pad_inputs(yt, mt)
-    out = dlnet_forward(*model.parts(yp, mp), yp, mp, k, gamma)
+    out = model.for_composite(dlnet_forward(*model.parts(yp, mp), yp, mp, k, gamma), yp, mp)
     return out[0, :, :h, :w].permute(1, 2, 0).cpu().numpy().astype(np.float32)
 
 

@@ -27,13 +27,20 @@ VDIR_PARAMS = (
 # DL-Net's defaults (Guo et al.): K = 5 estimates, step gamma = 1e-3; the same values as
 # app.ml.dlnet.PAPER_K / PAPER_GAMMA (a test keeps them equal; that module needs torch).
 INPAINT_DESCRIPTION = (
-    "Gated-conv U-Net with DL-Net's likelihood refinement of the known pixels; "
-    "for holes, scratches and dust."
+    "Gated-conv U-Net choosing among oriented line fills, refined by DL-Net's "
+    "likelihood term on the known pixels around the hole; for holes, scratches and dust."
 )
 INPAINT_PARAMS = (
     ParamSpec("k", 5, 1, 20, help="DL-Net estimates (1 = no likelihood refinement)"),
     ParamSpec("gamma", 1e-3, 0.0, 0.1, help="step size of the likelihood refinement"),
-    ParamSpec("feather", 4, 0, 32, help="pixels over which the seam is blended into the hole"),
+    ParamSpec(
+        "feather",
+        4,
+        0,
+        32,
+        help="pixels over which the seam is blended into the hole "
+        "(conv-head models; line-fill models meet the border exactly)",
+    ),
 )
 
 ARCH_SPECS: dict[str, tuple[tuple[ParamSpec, ...], str]] = {
