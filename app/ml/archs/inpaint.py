@@ -18,6 +18,12 @@ fill), 0 = known. Input to ``g``: the masked image ``y * (1 - m)`` and ``m`` (4 
   III-C's "light h with one single convolution layer"); ``fill`` is a constant of h,
   so the likelihood module (:mod:`app.ml.dlnet`) differentiates only the convs, K
   times. :meth:`InpaintNet.parts` gives (g, h) for one input.
+- ``head = "lines"`` (the shipped model): h has no weights; z holds one logit per
+  candidate fill (:func:`app.ml.archs.line_fill.line_candidates`: 12 oriented line
+  fills and the harmonic fill, which on the known ring predict known pixels from
+  farther ones) and ``x_hat`` is their per-pixel softmax mixture after a Gaussian blur
+  of the logits (:class:`LinesHead`), so DL-Net's refinement on the known pixels picks
+  the orientations that explain the hole's surroundings.
 - ``z_scale`` only re-parametrises z (``h(g(y))`` is unchanged): the ADAM-like update
   of Eqn. 5 moves every element of z by about ``gamma`` per step whatever the gradient's
   size, so with the paper's ``gamma = 1e-3`` the refinement moves the activations by
