@@ -11,12 +11,12 @@ Settings (seeded per image index, identical for every method): ``scratches`` (th
 drawn scratch or dust colour, zeros in holes). Methods: OpenCV Telea and
 Navier-Stokes (radius 3, on the 8-bit image, see :func:`opencv_8bit`), the harmonic
 (Laplace) fill (:func:`app.ml.archs.inpaint.harmonic_fill`, the network's parameter-free
-prefill), the network with K = 1 (no
-likelihood refinement) and K = 5 (gamma 1e-3; ``--ks 1,2,5,10`` for others), all from
-one z^(0) = g(y), with the service's compositing (known pixels exact, seam feather 4
-px, ``--feather``; none for the "lines" head). Scores: PSNR over the masked pixels (RGB, peak 1) of
-the 8-bit-rounded result, pooled per setting as mean over images; SSIM = mean of the
-SSIM map (Gaussian window 11, sigma 1.5, RGB averaged) over the masked pixels.
+prefill), the network with K = 1 (no likelihood refinement) and K = 5 (gamma 1e-3;
+``--ks 1,2,5,10`` for others), all from one z^(0) = g(y), with the service's compositing
+(known pixels exact, seam feather 4 px, ``--feather``; none for the "lines" head).
+Scores: PSNR over the masked pixels (RGB, peak 1) of the 8-bit-rounded result, pooled
+per setting as mean over images; SSIM = mean of the SSIM map (Gaussian window 11,
+sigma 1.5, RGB averaged) over the masked pixels.
 """
 
 from __future__ import annotations

@@ -147,10 +147,10 @@ def line_candidates(
     base_hole = fallback(y, known) if hole_fallback is None else hole_fallback
     base_ring = fallback(y, known_ring)
     outside = known_ring * y
-    fills = []
-    both_y = torch.cat([y * known, y * known_ring])
+    both_y = torch.cat([y * known, y * known_ring])  # hole and ring fills in one batch
     both_known = torch.cat([known, known_ring])
     n = y.shape[0]
+    fills = []
     for k, transposed in ORIENTATIONS:
         values, found = line_fill(both_y, both_known, k, transposed)
         hole_fill = torch.where(found[:n] > 0, values[:n], base_hole)
