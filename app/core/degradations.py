@@ -15,7 +15,14 @@ Conventions and units:
   the image's horizontal as displayed (rows grow downwards).
 - Blur uses reflect-101 borders (``cv2.BORDER_REFLECT_101`` = torch ``padding_mode="reflect"``).
 - ``scale`` is an integer factor; the image is cropped (bottom/right) to a multiple of it.
-- ``scratches``, ``dust``, ``tears``, ``grain`` and ``fade`` are strengths in [0, 1].
+- ``scratches``, ``dust``, ``tears``, ``grain`` and ``fade`` are strengths in [0, 1];
+  ``grain_size`` (px at the scan's resolution) and ``grain_color`` (0 monochrome .. 1 per
+  channel) shape the grain (:mod:`app.core.film`).
+- ``shot`` and ``read`` are the camera pipeline's linear-scale noise stds
+  (:mod:`app.core.camera_noise`: inverse tone curve, Bayer mosaic, Poisson-Gaussian
+  noise, ``demosaic`` "bilinear" or "ea", tone curve); ``camera`` names an ISO preset
+  (``camera=iso3200``) that fills ``shot``/``read`` when neither is given. The
+  camera's JPEG is the ``jpeg`` step, which always comes last.
 
 Noise-like steps (grain, Poisson, Gaussian) do not clip, so their statistics are exact;
 :func:`degrade` clips (and, with ``quantize``, rounds to 8-bit levels) at the end.
@@ -33,8 +40,11 @@ import cv2
 import numpy as np
 
 from app.core.arrays import as_rgb_float
+from app.core.camera_noise import DEMOSAIC_METHODS, ISO_PRESETS, camera_pipeline_noise
 from app.core.damage import dust, random_holes, scratches, torn_corners
 from app.core.errors import InvalidInputError
+from app.core.film import GRAIN_COLOR, GRAIN_SIZE, fade, film_grain
+from app.core.film import gauss1d as _gauss1d
 
 SCALE_METHODS = ("bicubic", "blur")
 _FLOATS = {
@@ -46,12 +56,18 @@ _FLOATS = {
     "dust": (0.0, 1.0),
     "tears": (0.0, 1.0),
     "grain": (0.0, 1.0),
+    "grain_size": (0.3, 8.0),
+    "grain_color": (0.0, 1.0),
+    "shot": (0.0, 0.3),
+    "read": (0.0, 0.1),
     "fade": (0.0, 1.0),
 }
+_OFF_AT = {"grain_size": GRAIN_SIZE, "grain_color": GRAIN_COLOR}  # defaults that mean "off"
 _MAX_SCALE = 8
 # Fixed sub-stream per random step: enabling one step never changes another's randomness.
-_STREAMS = {"scratches": 1, "dust": 2, "tears": 3, "grain": 4, "poisson": 5, "sigma": 6}
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+_STREAMS = {
+    "scratches": 1, "dust": 2, "tears": 3, "grain": 4, "poisson": 5, "sigma": 6, "camera": 7
+}  # fmt: skip
 
 
 @dataclass
@@ -70,6 +86,12 @@ class DegradationSpec:
     dust: float = 0.0
     tears: float = 0.0
     grain: float = 0.0
+    grain_size: float = GRAIN_SIZE
+    grain_color: float = GRAIN_COLOR
+    camera: str | None = None
+    shot: float = 0.0
+    read: float = 0.0
+    demosaic: str = "bilinear"
     fade: float = 0.0
     seed: int = 0
     quantize: bool = True
@@ -97,7 +119,10 @@ class DegradationSpec:
                 f"unknown degradation parameter {', '.join(map(repr, unknown))}; "
                 f"valid names: {', '.join(cls.names())}"
             )
-        spec = cls(**{name: _coerce(name, value) for name, value in d.items()})
+        values = {name: _coerce(name, value) for name, value in d.items()}
+        if values.get("camera") and "shot" not in values and "read" not in values:
+            values["shot"], values["read"] = _camera_preset(values["camera"])
+        spec = cls(**values)
         spec.validate()
         return spec
 
@@ -153,6 +178,12 @@ class DegradationSpec:
             raise InvalidInputError(
                 f"scale_method must be one of {', '.join(SCALE_METHODS)}, got {self.scale_method!r}"
             )
+        if self.camera is not None:
+            _camera_preset(self.camera)
+        if self.demosaic not in DEMOSAIC_METHODS:
+            raise InvalidInputError(
+                f"demosaic must be one of {', '.join(DEMOSAIC_METHODS)}, got {self.demosaic!r}"
+            )
         if not _is_int_in(self.seed, 0, 2**63 - 1):
             raise InvalidInputError(f"seed must be a non-negative integer, got {self.seed!r}")
         if not isinstance(self.quantize, bool | np.bool_):
@@ -161,10 +192,29 @@ class DegradationSpec:
     def is_identity(self) -> bool:
         """True when no degradation step is on (``degrade`` then only clips / quantises)."""
         return (
-            all(getattr(self, name) == 0 for name in _FLOATS if name != "blur_angle")
+            all(
+                getattr(self, name) == _OFF_AT.get(name, 0)
+                for name in _FLOATS
+                if name != "blur_angle"
+            )
             and self.jpeg is None
+            and not self.camera
             and self.scale == 1
         )
+
+
+def _camera_preset(name: str) -> tuple[float, float]:
+    key = str(name).strip().lower()
+    if key not in ISO_PRESETS:
+        raise InvalidInputError(
+            f"unknown camera preset {name!r}; valid presets: {', '.join(ISO_PRESETS)}"
+        )
+    return ISO_PRESETS[key]
+
+
+def has_camera_noise(spec: DegradationSpec) -> bool:
+    """True when ``spec`` runs the camera pipeline (a preset, or shot / read noise)."""
+    return bool(spec.camera) or spec.shot > 0 or spec.read > 0
 
 
 def _is_number(value: object) -> bool:
@@ -186,8 +236,11 @@ def _coerce(name: str, value: Any) -> Any:
             return None if is_off else _to_int(value)
         if name == "quantize":
             return _to_bool(value)
-        if name == "scale_method":
+        if name in ("scale_method", "demosaic"):
             return str(value).strip().lower()
+        if name == "camera":
+            text = "" if value is None else str(value).strip().lower()
+            return None if text in ("", "none", "off") else text
         if name in ("scale", "seed"):
             return _to_int(value)
         number = float(value) if not isinstance(value, bool) else math.nan
@@ -244,7 +297,7 @@ def degrade(image: np.ndarray, spec: DegradationSpec) -> Degraded:
     """Apply ``spec`` to a float32 ``(H, W, 3)`` image in [0, 1]; the input is not modified.
 
     Order: fade -> blur -> downscale -> damage (scratches, dust, tears) -> grain ->
-    Poisson -> Gaussian noise -> clip (+ round to 8-bit levels) -> JPEG.
+    camera pipeline -> Poisson -> Gaussian noise -> clip (+ round to 8-bit levels) -> JPEG.
     """
     spec.validate()
     img = as_rgb_float(image)
@@ -256,7 +309,13 @@ def degrade(image: np.ndarray, spec: DegradationSpec) -> Degraded:
         img = downscale(img, spec.scale, spec.scale_method)
     img, mask = _damage(img, spec)
     if spec.grain > 0:
-        img = film_grain(img, spec.grain, _substream(spec.seed, "grain"))
+        grain_rng = _substream(spec.seed, "grain")
+        img = film_grain(img, spec.grain, grain_rng, spec.grain_size, spec.grain_color)
+    if has_camera_noise(spec):
+        img = camera_pipeline_noise(
+            img, spec.shot, spec.read, _substream(spec.seed, "camera"),
+            demosaic_method=spec.demosaic,
+        )  # fmt: skip
     if spec.poisson > 0:
         img = add_poisson_gaussian(img, spec.poisson, 0.0, _substream(spec.seed, "poisson"))
     if spec.sigma > 0:
@@ -349,13 +408,6 @@ def jpeg_compress(img: np.ndarray, quality: int) -> np.ndarray:
 # --- blur and scale -------------------------------------------------------------------
 
 
-def _gauss1d(sigma: float) -> np.ndarray:
-    radius = max(1, math.ceil(3.0 * sigma))
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
-    k = np.exp(-0.5 * (x / sigma) ** 2)
-    return (k / k.sum()).astype(np.float32)
-
-
 def blur_kernel(sigma: float, ratio: float = 1.0, angle: float = 0.0) -> np.ndarray:
     """Normalised float32 Gaussian kernel, odd size ``2*ceil(3*sigma)+1`` (>= 3).
 
@@ -416,52 +468,6 @@ def downscale(img: np.ndarray, factor: int, method: str = "bicubic") -> np.ndarr
     return np.clip(small, 0.0, 1.0)
 
 
-# --- film look ------------------------------------------------------------------------
-
-_GRAIN_SIGMA = 0.8  # px; spatial correlation of the grain
-_GRAIN_MIX = (0.85, 0.3)  # shared (luminance) and per-channel (dye) parts of the grain
-_FADE_LIFT = np.array([0.20, 0.16, 0.08], np.float32)  # blacks rise to a warm brown
-_FADE_DROP = np.array([0.05, 0.10, 0.28], np.float32)  # whites sink to a cream yellow
-
-
-def film_grain(img: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
-    """Add spatially correlated grain, mostly shared by the channels, strongest in midtones.
-
-    Grain std is ``0.1 * strength`` at mid grey and ``0.03 * strength`` at black or white.
-    Not clipped.
-    """
-    img = as_rgb_float(img)
-    if strength <= 0:
-        return img.copy()
-    k = _gauss1d(_GRAIN_SIGMA)
-    white = rng.standard_normal(img.shape, dtype=np.float32)
-    field = cv2.sepFilter2D(white, -1, k, k, borderType=cv2.BORDER_REFLECT_101)
-    # unit-variance channels -> unit-variance grain that is mostly shared by R, G and B
-    shared, own = _GRAIN_MIX
-    unit = math.sqrt(shared**2 + own**2 + 2 * shared * own / math.sqrt(3.0))
-    mix = shared / math.sqrt(3.0) * np.ones((3, 3)) + own * np.eye(3)
-    mix /= unit * float(np.sum(k.astype(np.float64) ** 2))
-    grain = cv2.transform(field, mix.astype(np.float32))
-    lum = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
-    amp = (0.1 * strength) * (0.3 + 2.8 * np.clip(lum * (1.0 - lum), 0.0, 0.25))
-    return img + grain * amp[..., None]
-
-
-def fade(img: np.ndarray, amount: float) -> np.ndarray:
-    """Fade and yellow: partial desaturation, lifted warm blacks, cream highlights.
-
-    Deterministic affine colour map; ``amount`` in [0, 1]; [0, 1] input stays in [0, 1].
-    """
-    img = as_rgb_float(img)
-    if amount <= 0:
-        return img.copy()
-    desat = 0.5 * amount
-    grey = desat * np.tile(_LUMA.astype(np.float64), (3, 1)) + (1.0 - desat) * np.eye(3)
-    lo, hi = _FADE_LIFT * amount, 1.0 - _FADE_DROP * amount
-    affine = np.hstack([(hi - lo)[:, None] * grey, lo[:, None]])
-    return cv2.transform(img, affine.astype(np.float32))
-
-
 __all__ = [
     "DamageFn",
     "DegradationSpec",
@@ -475,6 +481,7 @@ __all__ = [
     "dust",
     "fade",
     "film_grain",
+    "has_camera_noise",
     "gaussian_blur",
     "jpeg_compress",
     "quantize8",

@@ -252,6 +252,14 @@ class Document:
             values.update({"psnr_input": before["psnr"], "ssim_input": before["ssim"]})
         return values
 
+    def input_metrics(self) -> dict[str, float] | None:
+        """PSNR (dB) and SSIM of the original (the degraded input) against the ground
+        truth, or None without a ground truth of the same size."""
+        truth = self.ground_truth
+        if truth is None or truth.shape != self.original.data.shape:
+            return None
+        return _quality(self.original.data, truth)
+
     # -- edits (each one undo step) ------------------------------------------------------
     def set_result(
         self,

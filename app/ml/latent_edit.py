@@ -236,9 +236,37 @@ def hashed_normal(
     return out
 
 
-def noisier(image: np.ndarray, origin: tuple[int, int], sigma: float, seed: int) -> np.ndarray:
-    """``clip(image + N(0, sigma/255))`` with position-hashed noise (see :func:`hashed_normal`)."""
-    noise = hashed_normal(image.shape[:2], image.shape[2], origin, seed)
+STEER_NOISES = ("gaussian", "camera")
+# 3x3 bilinear-demosaic footprint: camera noise is correlated with the next pixels
+_DEMOSAIC_KERNEL = np.outer([1.0, 2.0, 1.0], [1.0, 2.0, 1.0]).astype(np.float32) / 16.0
+
+
+def camera_like_normal(
+    size: tuple[int, int], channels: int, origin: tuple[int, int], seed: int
+) -> np.ndarray:
+    """Unit-variance noise correlated like demosaicked sensor noise (a 3x3 bilinear
+    footprint), position-hashed like :func:`hashed_normal` (the value at absolute
+    position p is built from the hashed draws at p .. p + 2), so crops agree."""
+    h, w = size
+    white = hashed_normal((h + 2, w + 2), channels, origin, seed)
+    kernel = _DEMOSAIC_KERNEL / np.float32(np.sqrt(np.sum(_DEMOSAIC_KERNEL**2)))
+    out = np.zeros((h, w, channels), np.float32)
+    for dy in range(3):
+        for dx in range(3):
+            out += kernel[dy, dx] * white[dy : dy + h, dx : dx + w]
+    return out
+
+
+def noisier(
+    image: np.ndarray, origin: tuple[int, int], sigma: float, seed: int, kind: str = "gaussian"
+) -> np.ndarray:
+    """``clip(image + sigma/255 * n)`` with position-hashed unit noise ``n``: white
+    (``"gaussian"``, :func:`hashed_normal`) or demosaic-correlated (``"camera"``,
+    :func:`camera_like_normal`, the real-noise model's strength direction)."""
+    if kind not in STEER_NOISES:
+        raise InvalidInputError(f"steering noise must be one of {', '.join(STEER_NOISES)}")
+    draw = camera_like_normal if kind == "camera" else hashed_normal
+    noise = draw(image.shape[:2], image.shape[2], origin, seed)
     return np.clip(image + noise * np.float32(sigma / 255.0), 0.0, 1.0).astype(np.float32)
 
 

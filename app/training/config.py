@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Self
 
 from app.core.errors import InvalidInputError
 
-TASKS = ("denoise", "deblock", "old-photo")
+TASKS = ("denoise", "deblock", "old-photo", "denoise-real")
 
 
 @dataclass(frozen=True)

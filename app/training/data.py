@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from app.core import degradations as D
+from app.core.camera_noise import effective_sigma_map
 from app.core.errors import InvalidInputError
 
 EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -116,7 +117,59 @@ def synth_oldphoto(x: np.ndarray, rng: np.random.Generator, cfg: dict[str, Any])
     return x, y, np.full(x.shape[:2], sigma / SIGMA_NORM, np.float32)
 
 
-SYNTH = {"denoise": synth_denoise, "deblock": synth_deblock, "old-photo": synth_oldphoto}
+_REAL_MIX = {"awgn": 0.3, "camera": 0.5, "grain": 0.2}
+
+
+def _camera_spec(rng: np.random.Generator, cfg: dict[str, Any]) -> D.DegradationSpec:
+    """Camera pipeline: shot log-uniform in ``cfg["shot"]``, read = shot * U(``read_ratio``),
+    a random demosaic, JPEG (q ~ U{``quality``}) with probability ``jpeg_prob``."""
+    lo, hi = cfg.get("shot", [0.01, 0.25])
+    shot = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+    read = shot * _uniform(rng, cfg.get("read_ratio", [0.1, 0.4]))
+    demosaic = ("bilinear", "ea")[int(rng.integers(0, 2))]
+    jpeg = int(rng.integers(*cfg.get("quality", [60, 96])))
+    return D.DegradationSpec(
+        shot=min(shot, 0.3), read=min(read, 0.1), demosaic=demosaic,
+        jpeg=jpeg if rng.random() < cfg.get("jpeg_prob", 0.3) else None,
+        seed=int(rng.integers(2**31)),
+    )  # fmt: skip
+
+
+def _grain_spec(rng: np.random.Generator, cfg: dict[str, Any]) -> D.DegradationSpec:
+    """Film grain of random amount, size and colour, with light AWGN half of the time."""
+    sigma = _uniform(rng, cfg.get("grain_sigma", [0.0, 10.0])) if rng.random() < 0.5 else 0.0
+    return D.DegradationSpec(
+        grain=_uniform(rng, cfg.get("grain", [0.1, 0.7])),
+        grain_size=_uniform(rng, cfg.get("grain_size", [0.5, 2.5])),
+        grain_color=_uniform(rng, cfg.get("grain_color", [0.0, 0.6])),
+        sigma=sigma, seed=int(rng.integers(2**31)),
+    )  # fmt: skip
+
+
+def synth_real(x: np.ndarray, rng: np.random.Generator, cfg: dict[str, Any]) -> Sample:
+    """The real-noise mixture: AWGN (as :func:`synth_denoise`), camera-pipeline noise
+    (:mod:`app.core.camera_noise`) or film grain, drawn with the ``mix`` probabilities.
+
+    EST target: the noise's effective sRGB std map (0..255) / 75 — exact for AWGN, the
+    local RMS of ``y - x`` (:func:`~app.core.camera_noise.effective_sigma_map`) otherwise.
+    """
+    mix = cfg.get("mix", _REAL_MIX)
+    kinds = sorted(mix)
+    probs = np.array([mix[k] for k in kinds], np.float64)
+    kind = kinds[int(rng.choice(len(kinds), p=probs / probs.sum()))]
+    if kind == "awgn":
+        return synth_denoise(x, rng, cfg)
+    spec = _camera_spec(rng, cfg) if kind == "camera" else _grain_spec(rng, cfg)
+    y = D.degrade(x, spec).image
+    return x, y, effective_sigma_map(x, y) / SIGMA_NORM
+
+
+SYNTH = {
+    "denoise": synth_denoise,
+    "deblock": synth_deblock,
+    "old-photo": synth_oldphoto,
+    "denoise-real": synth_real,
+}
 
 
 def sample_batch(

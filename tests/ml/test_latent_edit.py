@@ -177,3 +177,26 @@ def test_crops_align_to_the_encoders_block_grid() -> None:
     from app.ml.archs.vdir import ALIGN
 
     assert CROP_ALIGN == ALIGN and CROP_ALIGN % FACTOR == 0
+
+
+def test_camera_like_noise_is_correlated_unit_and_crop_independent() -> None:
+    from app.ml.latent_edit import camera_like_normal
+
+    whole = camera_like_normal((150, 170), 3, (0, 0), seed=5)
+    part = camera_like_normal((70, 90), 3, (37, 61), seed=5)
+    np.testing.assert_array_equal(part, whole[37:107, 61:151])
+    assert float(whole.std()) == pytest.approx(1.0, rel=0.05)
+    g = whole[..., 1]
+    assert np.corrcoef(g[:, :-1].ravel(), g[:, 1:].ravel())[0, 1] > 0.4
+
+
+def test_noisier_kinds() -> None:
+    from app.ml.latent_edit import noisier
+
+    grey = np.full((64, 64, 3), 0.5, np.float32)
+    white = noisier(grey, (0, 0), 20.0, 1) - grey
+    camera = noisier(grey, (0, 0), 20.0, 1, "camera") - grey
+    assert float(white.std() * 255) == pytest.approx(20.0, rel=0.1)
+    assert float(camera.std() * 255) == pytest.approx(20.0, rel=0.1)
+    with pytest.raises(InvalidInputError, match="steering noise"):
+        noisier(grey, (0, 0), 20.0, 1, "pink")

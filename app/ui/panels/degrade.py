@@ -10,11 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import qtawesome as qta
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -22,7 +24,14 @@ from PySide6.QtWidgets import (
 )
 from superqt import QLabeledDoubleSlider, QLabeledSlider
 
+from app.core.camera_noise import DEMOSAIC_METHODS, ISO_PRESETS
 from app.core.degradations import DegradationSpec
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(f"<b>{text}</b>")
+    label.setObjectName("section")
+    return label
 
 
 @dataclass(frozen=True)
@@ -45,9 +54,21 @@ SLIDERS = (
     SliderSpec("scale", "Downscale ×", 1, 4, 1, 0, "Integer downscaling factor"),
     SliderSpec("scratches", "Scratches", 0, 1, 0, 2, "Amount of scratches"),
     SliderSpec("dust", "Dust", 0, 1, 0, 2, "Amount of dust specks and hairs"),
-    SliderSpec("grain", "Film grain", 0, 1, 0, 2, "Film grain strength"),
     SliderSpec("fade", "Fading", 0, 1, 0, 2, "Colour fading / yellowing"),
 )
+CAMERA_SLIDERS = (
+    SliderSpec("shot", "Shot", 0, 0.3, 0, 3,
+               "Camera shot noise: linear-light std is shot·√L (signal-dependent)"),
+    SliderSpec("read", "Read", 0, 0.1, 0, 3, "Camera read noise: constant linear-light std"),
+)  # fmt: skip
+GRAIN_SLIDERS = (
+    SliderSpec("grain", "Amount", 0, 1, 0, 2, "Film grain strength"),
+    SliderSpec("grain_size", "Size", 0.3, 4, 0.8, 1, "Grain clump size in scan pixels"),
+    SliderSpec("grain_color", "Colour", 0, 1, 0.3, 2, "0: monochrome grain; 1: per-channel"),
+)
+ALL_SLIDERS = SLIDERS + CAMERA_SLIDERS + GRAIN_SLIDERS
+PRESET_OFF = "Off"
+LIVE_DEBOUNCE_MS = 300
 
 
 class DegradePanel(QWidget):
@@ -63,6 +84,14 @@ class DegradePanel(QWidget):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         for spec in SLIDERS:
             form.addRow(spec.label, self._slider(spec))
+        form.addRow(_heading("Camera noise"))
+        form.addRow("ISO preset", self._preset_box())
+        for spec in CAMERA_SLIDERS:
+            form.addRow(spec.label, self._slider(spec))
+        form.addRow("Demosaic", self._demosaic_box())
+        form.addRow(_heading("Film grain"))
+        for spec in GRAIN_SLIDERS:
+            form.addRow(spec.label, self._slider(spec))
         form.addRow("JPEG quality", self._jpeg_row())
         self.seed = QSpinBox(self)
         self.seed.setRange(0, 2**31 - 1)
@@ -71,18 +100,59 @@ class DegradePanel(QWidget):
         self.apply_button = QPushButton(qta.icon("mdi6.creation", color="#f0f0f0"), "Apply")
         self.apply_button.setObjectName("primary")
         self.apply_button.setToolTip("Open a degraded copy of the clean image as a new document")
-        self.apply_button.clicked.connect(lambda: self.apply_requested.emit(self.spec()))
+        self.apply_button.clicked.connect(self._emit_apply)
+        self.live = QCheckBox("Live", self)
+        self.live.setToolTip(
+            "Re-synthesise from the clean image whenever a control changes, so PSNR/SSIM "
+            "follow the sliders"
+        )
+        self._live_timer = QTimer(self)
+        self._live_timer.setSingleShot(True)
+        self._live_timer.setInterval(LIVE_DEBOUNCE_MS)
+        self._live_timer.timeout.connect(self._emit_apply)
+        self._connect_live()
+        self.metrics = QLabel(self)
+        self.metrics.setObjectName("degradeMetrics")
+        self.metrics.setVisible(False)
         reset = QPushButton("Reset")
         reset.clicked.connect(self.reset)
         buttons = QHBoxLayout()
         buttons.addWidget(reset)
+        buttons.addWidget(self.live)
         buttons.addStretch(1)
         buttons.addWidget(self.apply_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.addLayout(form)
         layout.addLayout(buttons)
+        layout.addWidget(self.metrics)
         layout.addStretch(1)
+
+    def _emit_apply(self) -> None:
+        self.apply_requested.emit(self.spec())
+
+    def _connect_live(self) -> None:
+        """Every control restarts the debounce timer while Live is on."""
+
+        def changed(*_: object) -> None:
+            if self.live.isChecked():
+                self._live_timer.start()
+
+        for widget in self.findChildren(QWidget):
+            for name in ("valueChanged", "currentTextChanged", "toggled"):
+                signal = getattr(widget, name, None)
+                if signal is not None and widget is not self.live:
+                    signal.connect(changed)
+        self.live.toggled.connect(changed)
+
+    def set_input_metrics(self, metrics: dict[str, float] | None) -> None:
+        """Show the degraded copy's PSNR/SSIM against the clean image (hidden for None)."""
+        self.metrics.setVisible(bool(metrics))
+        if metrics:
+            self.metrics.setText(
+                f"Degraded vs clean:  PSNR <b>{metrics['psnr']:.2f}</b> dB   "
+                f"SSIM <b>{metrics['ssim']:.4f}</b>"
+            )
 
     def _slider(self, spec: SliderSpec) -> QWidget:
         slider: QLabeledSlider | QLabeledDoubleSlider
@@ -99,6 +169,27 @@ class DegradePanel(QWidget):
         self._getters[spec.name] = lambda: float(slider.value())
         self._setters[spec.name] = slider.setValue
         return slider
+
+    def _preset_box(self) -> QComboBox:
+        self.camera_preset = QComboBox(self)
+        self.camera_preset.addItems([PRESET_OFF, *ISO_PRESETS])
+        self.camera_preset.setToolTip(
+            "Camera pipeline at a typical ISO: sets Shot and Read (inverse tone curve, "
+            "Bayer mosaic, Poisson-Gaussian noise, demosaic, tone curve)"
+        )
+        self.camera_preset.currentTextChanged.connect(self._apply_preset)
+        return self.camera_preset
+
+    def _apply_preset(self, name: str) -> None:
+        shot, read = ISO_PRESETS.get(name, (0.0, 0.0))
+        self._setters["shot"](shot)
+        self._setters["read"](read)
+
+    def _demosaic_box(self) -> QComboBox:
+        self.demosaic = QComboBox(self)
+        self.demosaic.addItems(list(DEMOSAIC_METHODS))
+        self.demosaic.setToolTip("bilinear: simple interpolation; ea: OpenCV's edge-aware")
+        return self.demosaic
 
     def _jpeg_row(self) -> QWidget:
         row = QWidget(self)
@@ -118,16 +209,12 @@ class DegradePanel(QWidget):
     def spec(self) -> DegradationSpec:
         """The DegradationSpec the controls describe."""
         values = {name: get() for name, get in self._getters.items()}
+        preset = self.camera_preset.currentText()
         return DegradationSpec(
-            sigma=values["sigma"],
-            poisson=values["poisson"],
+            **{**values, "scale": int(values["scale"])},
             jpeg=int(self.jpeg.value()) if self.jpeg_on.isChecked() else None,
-            blur=values["blur"],
-            scale=int(values["scale"]),
-            scratches=values["scratches"],
-            dust=values["dust"],
-            grain=values["grain"],
-            fade=values["fade"],
+            camera=preset if preset in ISO_PRESETS else None,
+            demosaic=self.demosaic.currentText(),
             seed=int(self.seed.value()),
         )
 
@@ -140,11 +227,17 @@ class DegradePanel(QWidget):
                     self.jpeg.setValue(int(value))
             elif name == "seed":
                 self.seed.setValue(int(value))
+            elif name == "camera":
+                self.camera_preset.setCurrentText(str(value) if value else PRESET_OFF)
+            elif name == "demosaic":
+                self.demosaic.setCurrentText(str(value))
             else:
                 self._setters[name](value)
 
     def reset(self) -> None:
-        for spec in SLIDERS:
+        self.camera_preset.setCurrentText(PRESET_OFF)
+        self.demosaic.setCurrentIndex(0)
+        for spec in ALL_SLIDERS:
             self._setters[spec.name](spec.default)
         self.jpeg_on.setChecked(False)
         self.seed.setValue(0)
