@@ -1,4 +1,4 @@
-"""The batch journal: one SQLite database (WAL mode) beside the outputs, the single truth.
+"""The batch journal: one SQLite database beside the outputs, the single truth.
 
 One row per input (``files``): its path relative to the input root, size and mtime,
 SHA-256 of its content, status (``pending``, ``running``, ``done``, ``failed``,
@@ -11,10 +11,14 @@ Crash safety: a file is marked ``running`` (committed) before any work, its outp
 written atomically by the pipeline, and only then is the row marked ``done``. A kill at
 any instant leaves rows ``running`` whose output is absent or complete; the next run
 sets them back to ``pending`` and redoes them (the output name belongs to the batch, so
-it may be replaced). SQLite's WAL keeps the database itself consistent across kills.
+it may be replaced). SQLite's journal (WAL on local disks, a rollback journal on network
+file systems, where WAL is unsafe: :mod:`app.batch.journal_fs`) keeps the database itself
+consistent across kills. A run killed before it could record its end stays ``running``
+in ``runs`` only until the next :meth:`Journal.open`, which marks it ``killed``.
 
 Only one thread uses a :class:`Journal` (the coordinator). Several processes must not
-run the same batch at once; :meth:`Journal.open` takes an exclusive lock file.
+run the same batch at once; :meth:`Journal.open` takes an exclusive lock file. The
+schema and the row types are in :mod:`app.batch.journal_schema`.
 """
 
 from __future__ import annotations
@@ -26,173 +30,73 @@ import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from app.batch.journal_fs import journal_mode, process_alive, release_lock, take_lock
+from app.batch.journal_schema import (
+    ROW_FIELDS,
+    SCHEMA_VERSION,
+    STATUSES,
+    Outcome,
+    Registered,
+    Row,
+    migrate,
+)
 from app.batch.recipe import Recipe
 from app.core.errors import InvalidInputError
 
+__all__ = ["JOURNAL_NAME", "STATUSES", "Journal", "Outcome", "Registered", "Row"]
 JOURNAL_NAME = "patina-batch.sqlite"
-STATUSES = ("pending", "running", "done", "failed", "skipped")
-SCHEMA_VERSION = 1
 MAX_THUMBS = 5000  # files whose thumbnails are kept (about 6 KB each): bounds the journal
+HEARTBEAT_EVERY = 30.0  # seconds between a run's heartbeats
+STALE_AFTER = 900.0  # a run of another host silent this long (seconds) is taken as killed
 _CHUNK = 500
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS files (
-    id INTEGER PRIMARY KEY,
-    rel TEXT NOT NULL UNIQUE,
-    src TEXT NOT NULL,
-    seq INTEGER NOT NULL DEFAULT 0,
-    seen INTEGER NOT NULL DEFAULT 0,
-    size INTEGER,
-    mtime_ns INTEGER,
-    status TEXT NOT NULL DEFAULT 'pending'
-        CHECK (status IN ('pending', 'running', 'done', 'failed', 'skipped')),
-    input_hash TEXT,
-    output TEXT NOT NULL,
-    output_hash TEXT,
-    output_size INTEGER,
-    error TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    tile INTEGER,
-    device TEXT,
-    width INTEGER,
-    height INTEGER,
-    read_s REAL,
-    restore_s REAL,
-    write_s REAL,
-    started REAL,
-    finished REAL
-);
-CREATE INDEX IF NOT EXISTS files_status_seq ON files (status, seq);
-CREATE INDEX IF NOT EXISTS files_output ON files (output, seq);
-CREATE TABLE IF NOT EXISTS thumbs (
-    file_id INTEGER PRIMARY KEY REFERENCES files (id),
-    before BLOB,
-    after BLOB
-);
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY,
-    started REAL NOT NULL,
-    finished REAL,
-    engine TEXT,
-    workers INTEGER,
-    device TEXT,
-    host TEXT,
-    outcome TEXT NOT NULL DEFAULT 'running',
-    restored INTEGER NOT NULL DEFAULT 0,
-    failed INTEGER NOT NULL DEFAULT 0
-);
-"""
-
-_ROW_FIELDS = (
-    "id", "rel", "src", "status", "size", "mtime_ns", "input_hash", "output", "output_hash",
-    "error", "attempts", "tile", "device", "width", "height", "read_s", "restore_s", "write_s",
-    "started", "finished",
-)  # fmt: skip
-
-
-@dataclass
-class Row:
-    """One input file as the journal knows it (paths as stored: ``rel``/``output`` relative)."""
-
-    id: int
-    rel: str
-    src: str
-    status: str
-    size: int | None = None
-    mtime_ns: int | None = None
-    input_hash: str | None = None
-    output: str = ""
-    output_hash: str | None = None
-    error: str | None = None
-    attempts: int = 0
-    tile: int | None = None
-    device: str | None = None
-    width: int | None = None
-    height: int | None = None
-    read_s: float | None = None
-    restore_s: float | None = None
-    write_s: float | None = None
-    started: float | None = None
-    finished: float | None = None
-
-    @property
-    def seconds(self) -> float | None:
-        """Reading + restoring + writing time of the last attempt (None if not timed)."""
-        parts = [t for t in (self.read_s, self.restore_s, self.write_s) if t is not None]
-        return sum(parts) if parts else None
-
-
-@dataclass
-class Outcome:
-    """What happened to one file (sent by the pipeline, written by :meth:`Journal.finish`).
-
-    ``status`` is ``done``, ``failed``, ``skipped`` or ``cancelled`` (back to pending).
-    """
-
-    id: int
-    status: str
-    input_hash: str | None = None
-    output_hash: str | None = None
-    output_size: int | None = None
-    error: str | None = None
-    tile: int | None = None
-    device: str | None = None
-    width: int | None = None
-    height: int | None = None
-    read_s: float | None = None
-    restore_s: float | None = None
-    write_s: float | None = None
-    thumb_before: bytes | None = None
-    thumb_after: bytes | None = None
-    reused: bool = False
-
-    @property
-    def seconds(self) -> float:
-        return sum(t or 0.0 for t in (self.read_s, self.restore_s, self.write_s))
-
-
-@dataclass
-class Registered:
-    """Counts after scanning the inputs: ``todo`` files need work in this run."""
-
-    seen: int = 0
-    todo: int = 0
-    counts: dict[str, int] = field(default_factory=dict)
 
 
 class Journal:
     """The SQLite journal of one output folder (see the module docstring)."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, lock: Path | None) -> None:
+    def __init__(
+        self, path: Path, conn: sqlite3.Connection, lock: Path | None, mode: str = ""
+    ) -> None:
         self.path = path
         self.conn = conn
+        self.mode = mode  # "wal" or "delete" (SQLite's journal_mode); "" when read-only
         self._lock = lock
+        self._beat = 0.0
         self._thumbs = int(conn.execute("SELECT count(*) FROM thumbs").fetchone()[0])
 
     # ------------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, path: Path, *, lock: bool = True) -> Journal:
-        """Open (creating if needed) the journal at ``path``; WAL mode, NORMAL sync.
+    def open(cls, path: Path, *, lock: bool = True, mode: str = "auto") -> Journal:
+        """Open (creating if needed) the journal at ``path``, and mark ``killed`` the runs
+        whose process is gone (:meth:`close_dead_runs`).
 
-        With ``lock``, fails with InvalidInputError while another process runs this batch.
+        ``mode``: ``auto`` (WAL with NORMAL sync on a local disk, a rollback journal with
+        FULL sync on a network file system), ``wal`` or ``delete`` (forced). With ``lock``,
+        fails with InvalidInputError while another process runs this batch.
         """
-        lock_path = _take_lock(path) if lock else None
+        lock_path = take_lock(path) if lock else None
+        chosen = journal_mode(path, mode)
+        created, conn = not path.exists(), None
         try:
             conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
-        except sqlite3.Error as err:
-            _release_lock(lock_path)
+            conn.execute(f"PRAGMA journal_mode={chosen.upper()}")
+            conn.execute("PRAGMA synchronous=" + ("NORMAL" if chosen == "wal" else "FULL"))
+            migrate(conn)
+        except sqlite3.Error as err:  # e.g. a full disk: close, and leave no half journal
+            if conn is not None:
+                conn.close()
+            for suffix in ("", "-wal", "-shm", "-journal") if created else ():
+                path.with_name(path.name + suffix).unlink(missing_ok=True)
+            release_lock(lock_path)
             raise InvalidInputError(f"cannot open the batch journal {path}: {err}") from err
-        journal = cls(path, conn, lock_path)
+        journal = cls(path, conn, lock_path, chosen)
         journal._set_default("schema", str(SCHEMA_VERSION))
+        if lock:
+            journal.close_dead_runs()
         return journal
 
     @classmethod
@@ -205,10 +109,11 @@ class Journal:
 
     def close(self) -> None:
         """Checkpoint the WAL, close, release the lock (idempotent)."""
-        with contextlib.suppress(sqlite3.Error):
-            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if self.mode == "wal":
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.conn.close()
-        _release_lock(self._lock)
+        release_lock(self._lock)
         self._lock = None
 
     def __enter__(self) -> Journal:
@@ -263,11 +168,33 @@ class Journal:
 
     def begin_run(self, engine: str, workers: int, device: str) -> int:
         """Record the start of a run; returns its id (used to mark the files seen)."""
+        now = time.time()
         cur = self.conn.execute(
-            "INSERT INTO runs (started, engine, workers, device, host) VALUES (?, ?, ?, ?, ?)",
-            (time.time(), engine, workers, device, socket.gethostname()),
+            "INSERT INTO runs (started, engine, workers, device, host, pid, heartbeat) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (now, engine, workers, device, socket.gethostname(), os.getpid(), now),
         )
+        self._beat = now
         return int(cur.lastrowid or 0)
+
+    def heartbeat(self, run_id: int, *, force: bool = False) -> None:
+        """Record that run ``run_id`` is alive (at most every HEARTBEAT_EVERY seconds)."""
+        now = time.time()
+        if force or now - self._beat >= HEARTBEAT_EVERY:
+            self.conn.execute("UPDATE runs SET heartbeat = ? WHERE id = ?", (now, run_id))
+            self._beat = now
+
+    def close_dead_runs(self) -> int:
+        """Mark ``killed`` every ``running`` run whose process is gone: on this host, its
+        pid no longer exists; on another, it sent no heartbeat for STALE_AFTER seconds.
+        Its ``finished`` time is its last heartbeat. Returns how many were marked."""
+        cur = self.conn.execute(
+            "SELECT id, pid, host, coalesce(heartbeat, started) FROM runs WHERE outcome = 'running'"
+        )
+        dead = [(beat, run_id) for run_id, pid, host, beat in cur.fetchall()
+                if _run_gone(pid, host, beat)]  # fmt: skip
+        self.conn.executemany("UPDATE runs SET outcome = 'killed', finished = ? WHERE id = ?", dead)
+        return len(dead)
 
     def end_run(self, run_id: int, outcome: str, restored: int, failed: int) -> None:
         self.conn.execute(
@@ -353,7 +280,7 @@ class Journal:
     def _known(self, rels: list[str]) -> dict[str, Row]:
         marks = ",".join("?" * len(rels))
         cur = self.conn.execute(
-            f"SELECT {', '.join(_ROW_FIELDS)} FROM files WHERE rel IN ({marks})", rels
+            f"SELECT {', '.join(ROW_FIELDS)} FROM files WHERE rel IN ({marks})", rels
         )
         return {r.rel: r for r in (Row(*values) for values in cur.fetchall())}
 
@@ -381,7 +308,7 @@ class Journal:
     def next_pending(self, run_id: int, limit: int) -> list[Row]:
         """Up to ``limit`` pending rows of this run in discovery order."""
         cur = self.conn.execute(
-            f"SELECT {', '.join(_ROW_FIELDS)} FROM files WHERE status = 'pending' AND seen = ? "
+            f"SELECT {', '.join(ROW_FIELDS)} FROM files WHERE status = 'pending' AND seen = ? "
             "ORDER BY seq LIMIT ?",
             (run_id, limit),
         )
@@ -452,7 +379,7 @@ class Journal:
         where = "" if status is None else "WHERE status = ?"
         args: tuple[Any, ...] = () if status is None else (status,)
         cur = self.conn.execute(
-            f"SELECT {', '.join(_ROW_FIELDS)} FROM files {where} ORDER BY seen DESC, seq", args
+            f"SELECT {', '.join(ROW_FIELDS)} FROM files {where} ORDER BY seen DESC, seq", args
         )
         while True:
             block = cur.fetchmany(batch)
@@ -462,7 +389,7 @@ class Journal:
 
     def row(self, row_id: int) -> Row | None:
         found = self.conn.execute(
-            f"SELECT {', '.join(_ROW_FIELDS)} FROM files WHERE id = ?", (row_id,)
+            f"SELECT {', '.join(ROW_FIELDS)} FROM files WHERE id = ?", (row_id,)
         ).fetchone()
         return None if found is None else Row(*found)
 
@@ -496,54 +423,16 @@ def _refreshed_status(
     return row.status
 
 
+def _run_gone(pid: int | None, host: str | None, heartbeat: float | None) -> bool:
+    """Whether a ``running`` run's process is gone (see :meth:`Journal.close_dead_runs`)."""
+    if host == socket.gethostname():
+        return pid != os.getpid() and not process_alive(pid, host)
+    return heartbeat is None or time.time() - heartbeat > STALE_AFTER
+
+
 def _stat(path: Path) -> tuple[int | None, int | None]:
     try:
         st = os.stat(path)
     except OSError:
         return None, None
     return st.st_size, st.st_mtime_ns
-
-
-# ---------------------------------------------------------------------------- locking
-
-
-def _take_lock(path: Path) -> Path:
-    """Create ``<journal>.lock`` holding our pid; a stale lock (dead pid) is taken over."""
-    lock = path.with_name(path.name + ".lock")
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            if _lock_alive(lock):
-                raise InvalidInputError(
-                    f"another Patina batch is running in {path.parent} (lock {lock.name}); "
-                    "wait for it, or delete the lock file if that process is gone"
-                ) from None
-            lock.unlink(missing_ok=True)
-            continue
-        with os.fdopen(fd, "w") as fh:
-            fh.write(f"{os.getpid()} {socket.gethostname()}\n")
-        return lock
-    raise InvalidInputError(f"cannot lock the batch journal {path}")
-
-
-def _lock_alive(lock: Path) -> bool:
-    try:
-        pid_text, host = lock.read_text().split()[:2]
-        pid = int(pid_text)
-    except (OSError, ValueError):
-        return False
-    if host != socket.gethostname():
-        return True  # another machine's process: assume it is alive
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _release_lock(lock: Path | None) -> None:
-    if lock is not None:
-        lock.unlink(missing_ok=True)

@@ -22,14 +22,16 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from app.batch.inputs import Source
 from app.batch.journal import JOURNAL_NAME, Journal, Outcome, Registered, Row
+from app.batch.journal_fs import MODES as JOURNAL_MODES
 from app.batch.pipeline import Control, Executor, PipelineExecutor, SequentialExecutor
 from app.batch.recipe import Recipe
 from app.batch.stages import FileJob
 from app.core.errors import InvalidInputError
-from app.ml.services.base import Service
+from app.ml.services.base import Service, typed_params
 
 ENGINES = ("local", "sequential", "ray")
 GPU_DEVICES = ("cuda", "mps")
@@ -47,6 +49,8 @@ class BatchOptions:
     ``workers``: restorations in parallel on the CPU (GPU: always one). ``engine``:
     ``local`` (overlapped pipeline), ``sequential`` or ``ray``. ``overwrite``: replace
     outputs this batch did not write. ``retry_failed``: try failed files again.
+    ``journal_mode``: ``auto`` (SQLite WAL on a local disk, a rollback journal on a
+    network file system), ``wal`` or ``delete`` (see :mod:`app.batch.journal_fs`).
     """
 
     workers: int = 1
@@ -54,6 +58,7 @@ class BatchOptions:
     overwrite: bool = False
     retry_failed: bool = False
     ray_address: str | None = None
+    journal_mode: str = "auto"
 
 
 @dataclass
@@ -151,6 +156,8 @@ def run_batch(
     options = options or BatchOptions()
     if options.engine not in ENGINES:
         raise InvalidInputError(f"engine must be one of {', '.join(ENGINES)}")
+    if options.journal_mode not in JOURNAL_MODES:
+        raise InvalidInputError(f"journal mode must be one of {', '.join(JOURNAL_MODES)}")
     out_dir = prepare_output(source, Path(out_dir))
     source = replace(source, exclude=(*source.exclude, out_dir))
     factory = factory or default_factory
@@ -180,17 +187,25 @@ def prepare_output(source: Source, out_dir: Path) -> Path:
 def resolve_recipe(recipe: Recipe, service: Service) -> Recipe:
     """``recipe`` with the method the registry chose and every parameter's value filled in.
 
-    Raises InvalidInputError for a parameter the method does not have.
+    Raises InvalidInputError for a parameter the method does not have or a bad value.
     """
-    known = {p.name for p in service.info.params}
-    unknown = sorted(set(recipe.params) - known - {"scale"})
-    if unknown:
-        have = ", ".join(sorted(known)) or "none"
-        raise InvalidInputError(
-            f"method {service.info.key} has no parameter {', '.join(unknown)} (it has: {have})"
-        )
-    params = service.resolve_params(recipe.params)
+    params = service.resolve_params(_typed(service, recipe.params))
     return replace(recipe, method=service.info.method, params=params)
+
+
+def typed_recipe(recipe: Recipe, factory: ServiceFactory | None = None) -> Recipe:
+    """``recipe`` with each parameter typed by its service's ParamSpec (command-line text
+    such as ``ensemble=1`` or ``seed=3``; see :func:`app.ml.services.base.typed_params`).
+
+    Raises InvalidInputError for a parameter the method does not have or a bad value.
+    """
+    service = (factory or default_factory)(recipe.task, recipe.method, recipe.device)
+    return replace(recipe, params=_typed(service, recipe.params))
+
+
+def _typed(service: Service, params: dict[str, Any]) -> dict[str, Any]:
+    # ``scale`` is allowed for every method (a recipe may carry the window's upscale factor)
+    return typed_params(service.info, params, implied={"scale": params.get("scale")})
 
 
 class _Coordinator:
@@ -220,7 +235,8 @@ class _Coordinator:
         self.exhausted = False
 
     def run(self, source: Source) -> Summary:
-        with Journal.open(journal_path(self.out_dir)) as journal:
+        path = journal_path(self.out_dir)
+        with Journal.open(path, mode=self.options.journal_mode) as journal:
             self.journal = journal
             journal.bind(self.recipe, source.root)
             workers = self.options.workers
@@ -268,6 +284,7 @@ class _Coordinator:
                     self._record(outcome)
                 if outcomes or time.perf_counter() - last > PROGRESS_EVERY:
                     self._progress()
+                    self.journal.heartbeat(run_id)
                     last = time.perf_counter()
         finally:
             executor.close()
@@ -281,9 +298,9 @@ class _Coordinator:
         if engine == "ray":
             from app.batch.engine_ray import RayExecutor
 
-            return RayExecutor(
+            return RayExecutor(  # GPUs: decided from the cluster's, not from ours
                 self.recipe, self.factory, self.control, workers=workers,
-                gpu=is_gpu(self.device), address=self.options.ray_address,
+                address=self.options.ray_address,
             )  # fmt: skip
         restorers = 1 if is_gpu(self.device) else workers
         readers = 2 if workers >= 4 else 1  # decoding is cheaper than encoding

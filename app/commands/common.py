@@ -14,13 +14,11 @@ from typing import Any
 from app.core import image_io
 from app.core.errors import InvalidInputError
 from app.core.progress import Progress
-from app.ml.services.base import TASKS, Service
+from app.ml.services.base import TASKS, Service, typed_params
 
 Subparsers = Any  # argparse's private _SubParsersAction
 DEVICES = ("auto", "cpu", "cuda", "mps")
 SAVE_SUFFIXES = frozenset(image_io.SUPPORTED_SUFFIXES)
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 
 
 def add_command(
@@ -210,42 +208,9 @@ def write_json(path: Path, data: Any, *, overwrite: bool = True) -> None:
 # --------------------------------------------------------------------------- parameters
 
 
-def coerce_text(text: str) -> bool | int | float | str:
-    """Turn a command-line value into bool, int, float or str (in that order of preference)."""
-    low = text.lower()
-    if low in _TRUE:
-        return True
-    if low in _FALSE:
-        return False
-    for kind in (int, float):
-        try:
-            return kind(text)  # type: ignore[no-any-return]
-        except ValueError:
-            pass
-    return text
-
-
 def service_params(
     service: Service, given: Mapping[str, Any], *, implied: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Check ``given`` names against the service's parameters and validate their values.
-
-    ``implied`` values (e.g. ``scale`` for an upscaler with a fixed factor) are accepted when
-    the service has no such parameter but already does that. InvalidInputError names the
-    offending parameter and the ones the method has.
-    """
-    specs = {p.name: p for p in service.info.params}
-    params: dict[str, Any] = {}
-    for name, value in given.items():
-        if name not in specs:
-            if implied is not None and implied.get(name) == value:
-                continue
-            have = f" (it has: {', '.join(sorted(specs))})" if specs else " (it has none)"
-            raise InvalidInputError(f"method {service.info.method} has no parameter {name}{have}")
-        spec = specs[name]
-        if isinstance(spec.default, bool) and isinstance(value, str):
-            value = coerce_text(value)
-            if not isinstance(value, bool):
-                raise InvalidInputError(f"{name} must be true or false, got {value!r}")
-        params[name] = spec.validate(value)
-    return params
+    """``given`` checked and typed by the service's ParamSpecs (see
+    :func:`app.ml.services.base.typed_params`, which ``patina batch`` shares)."""
+    return typed_params(service.info, given, implied=implied)

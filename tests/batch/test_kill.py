@@ -105,8 +105,9 @@ def test_sigkill_five_times_then_resume(tree: Tree, tmp_path: Path) -> None:
     with sqlite3.connect(journal_path(out)) as conn:
         statuses = dict(conn.execute("SELECT status, count(*) FROM files GROUP BY status"))
         assert statuses == {"done": 29, "failed": 1}
-        runs = conn.execute("SELECT outcome FROM runs ORDER BY id").fetchall()
-        assert runs[-1][0] == "finished" and len(runs) >= 6
+        runs = [r[0] for r in conn.execute("SELECT outcome FROM runs ORDER BY id")]
+        assert runs[-1] == "finished" and len(runs) >= 6
+        assert runs.count("killed") == 5 and "running" not in runs  # found by the next run
 
 
 def test_ctrl_c_stops_cleanly_and_resume_finishes(tree: Tree, tmp_path: Path) -> None:

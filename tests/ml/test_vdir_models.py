@@ -12,11 +12,15 @@ from app.core.progress import drive
 from app.training.evaluate import service_for
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
-# (model id, degradation of the sample, minimum PSNR gain in dB)
+OLD_PHOTO = DegradationSpec(fade=0.3, blur=0.8, grain=0.3, sigma=15, jpeg=60, seed=0)
+# (model id, degradation of the sample, minimum PSNR gain in dB) on the whole chelsea.png;
+# measured (one thread): denoise +12.12, deblock +1.007 (the denoiser's weights there:
+# +0.048), old-photo on its own chain +3.40 (the denoiser's weights: -0.01). The tighter
+# gates on fixed crops, with the swapped-weights checks: tests/ml/test_quality_gates.py.
 SHIPPED = [
-    ("vdir-denoise", DegradationSpec(sigma=25, seed=0), 3.0),
-    ("vdir-deblock", DegradationSpec(jpeg=20, seed=0), 0.1),
-    ("vdir-old-photo", DegradationSpec(sigma=25, seed=0), 1.0),
+    ("vdir-denoise", DegradationSpec(sigma=25, seed=0), 11.0),
+    ("vdir-deblock", DegradationSpec(jpeg=20, seed=0), 0.7),
+    ("vdir-old-photo", OLD_PHOTO, 2.6),
 ]
 
 

@@ -41,6 +41,8 @@ class ParamSpec:
         if self.choices and coerced not in self.choices:
             raise InvalidInputError(f"{self.name} must be one of {', '.join(self.choices)}")
         if isinstance(coerced, int | float) and not isinstance(coerced, bool):
+            if coerced != coerced:  # NaN passes every comparison below
+                raise InvalidInputError(f"{self.name} must be a number, got {value!r}")
             if self.minimum is not None and coerced < self.minimum:
                 raise InvalidInputError(
                     f"{self.name} must be at least {self.minimum}, got {coerced}"
@@ -62,7 +64,7 @@ class ParamSpec:
             raise InvalidInputError(f"{self.name} must be true or false, got {value!r}")
         try:
             return kind(value)
-        except (TypeError, ValueError) as err:
+        except (TypeError, ValueError, OverflowError) as err:  # int(inf): OverflowError
             raise InvalidInputError(
                 f"{self.name} must be a {kind.__name__}, got {value!r}"
             ) from err
@@ -85,6 +87,34 @@ class ServiceInfo:
     def key(self) -> str:
         """``task/method``, the id used by the CLI, the registry and recipes."""
         return f"{self.task}/{self.method}"
+
+
+def typed_params(
+    info: ServiceInfo, given: Mapping[str, Any], *, implied: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """``given`` (values typed or command-line text) checked against ``info.params`` and
+    typed by each ParamSpec (``"1"`` stays ``"1"`` for a text choice, becomes ``1`` for an
+    int and ``True`` for a switch).
+
+    ``implied`` values (e.g. ``scale`` for an upscaler with a fixed factor) are accepted
+    (and dropped) when the service has no such parameter but already does that.
+    InvalidInputError names the offending parameter and the ones the method has.
+    """
+    specs = {p.name: p for p in info.params}
+    params: dict[str, Any] = {}
+    for name, value in given.items():
+        if name in specs:
+            params[name] = specs[name].validate(value)
+        elif not _implied(implied, name, value):
+            have = f" (it has: {', '.join(sorted(specs))})" if specs else " (it has none)"
+            raise InvalidInputError(f"method {info.method} has no parameter {name}{have}")
+    return params
+
+
+def _implied(implied: Mapping[str, Any] | None, name: str, value: Any) -> bool:
+    if implied is None or name not in implied:
+        return False
+    return bool(implied[name] == value or str(implied[name]) == str(value))
 
 
 class Service(ABC):
