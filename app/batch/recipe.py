@@ -28,6 +28,8 @@ image; the batch applies service parameters such as ``latent_strength`` only).
 from __future__ import annotations
 
 import json
+import numbers
+import string
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -43,6 +45,12 @@ DEEP_SUFFIXES = (".png", ".tif", ".tiff")
 DEFAULT_PATTERN = "{stem}_restored{ext}"
 MIN_TILE = 64
 _FIELDS = ("stem", "ext", "name", "task", "method")
+MAX_NAME = 255  # bytes of a file name on common file systems
+_KINDS: dict[str, tuple[type, ...]] = {
+    "task": (str,), "method": (str, type(None)), "params": (dict,), "tile": (numbers.Integral,),
+    "device": (str,), "output_format": (str,), "bit_depth": (numbers.Integral, type(None)),
+    "jpeg_quality": (numbers.Integral,), "pattern": (str,),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,11 @@ class Recipe:
 
     def validate(self) -> None:
         """Raise InvalidInputError with a readable message if a field is out of range."""
+        for name, kinds in _KINDS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, kinds):
+                want = " or ".join("null" if k is type(None) else _KIND_NAMES[k] for k in kinds)
+                raise InvalidInputError(f"recipe field {name} must be {want}, got {value!r}")
         if not self.task:
             raise InvalidInputError("a recipe needs a task (denoise, deblock, ...)")
         if self.output_format not in FORMATS:
@@ -171,7 +184,7 @@ class Recipe:
             data = json.loads(src.read_text(encoding="utf-8"))
         except OSError as err:
             raise InvalidInputError(f"cannot read recipe {src}: {err.strerror or err}") from err
-        except ValueError as err:
+        except (ValueError, RecursionError) as err:
             raise InvalidInputError(f"recipe {src} is not valid JSON: {err}") from err
         if not isinstance(data, dict):
             raise InvalidInputError(f"recipe {src} must hold a JSON object")
@@ -185,13 +198,29 @@ class Recipe:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+_KIND_NAMES: dict[type, str] = {
+    str: "text", dict: "an object", numbers.Integral: "a whole number"
+}  # fmt: skip
+
+
 def check_pattern(pattern: str) -> None:
-    """InvalidInputError unless ``pattern`` makes a plain file name that differs per input."""
+    """InvalidInputError unless ``pattern`` makes a plain file name that differs per input
+    (plain ``{field}`` names only: a format spec such as ``{stem:>99999999}`` is refused)."""
+    known = ", ".join("{" + f + "}" for f in _FIELDS)
     try:
-        sample = pattern.format(stem="a", ext=".png", name="a.png", task="t", method="m")
-    except (KeyError, IndexError, ValueError) as err:
-        known = ", ".join("{" + f + "}" for f in _FIELDS)
+        parts = list(string.Formatter().parse(pattern))
+    except ValueError as err:
         raise InvalidInputError(f"bad name pattern {pattern!r}: use only {known}") from err
+    for _, name, spec, conversion in parts:
+        if name is not None and (name not in _FIELDS or spec or conversion):
+            raise InvalidInputError(f"bad name pattern {pattern!r}: use only {known}")
+    try:
+        bad = len(pattern.encode("utf-8")) > MAX_NAME or "\x00" in pattern
+    except UnicodeEncodeError:  # a lone surrogate from JSON
+        bad = True
+    if bad:
+        raise InvalidInputError("the name pattern is too long or holds an invalid character")
+    sample = pattern.format(stem="a", ext=".png", name="a.png", task="t", method="m")
     if "{stem}" not in pattern and "{name}" not in pattern:
         raise InvalidInputError(f"name pattern {pattern!r} must contain {{stem}} or {{name}}")
     if "/" in sample or "\\" in sample or sample.startswith(".") or not sample.strip():

@@ -42,6 +42,10 @@ AUTOSAVE_ENV = "PATINA_AUTOSAVE_DIR"
 """Environment variable overriding :func:`autosave_dir` (tests, portable installs)."""
 
 _COMPRESSED_KINDS = {LayerKind.MASK, LayerKind.PROBABILITY, LayerKind.STRENGTH}
+MAX_LAYERS = 1000
+MAX_MANIFEST_BYTES = 64 * 2**20
+MAX_ARRAY_VALUES = 4 * 200_000_000  # an RGB layer of image_io.MAX_PIXELS, with room to spare
+_DAMAGED = (KeyError, TypeError, ValueError, AttributeError, RecursionError, InvalidInputError)
 
 
 # -- saving ------------------------------------------------------------------------------
@@ -202,17 +206,19 @@ def load_project(path: Path | str) -> Document:
     with _open_zip(path) as zf:
         manifest = _read_manifest(zf, path)
         try:
+            _check_layer_files(manifest["layers"])
             layers = [_read_layer(zf, entry) for entry in manifest["layers"]]
-            meta = _decode_meta(zf, manifest.get("meta"))
+            meta = _image_meta(_decode_meta(zf, manifest.get("meta")))
             doc = Document(
                 LayerList(layers),
                 meta=meta,
                 source=manifest.get("source"),
-                recipe=list(manifest.get("recipe") or []),
+                recipe=_recipe_entries(manifest.get("recipe")),
                 params=dict(manifest.get("params") or {}),
             )
-        except (KeyError, TypeError, ValueError, InvalidInputError, zipfile.BadZipFile) as err:
-            raise ImageIOError(f"{path.name} is damaged and cannot be opened ({err})") from err
+        except (*_DAMAGED, zipfile.BadZipFile) as err:
+            reason = " ".join(str(err).split())[:300] or type(err).__name__
+            raise ImageIOError(f"{path.name} is damaged and cannot be opened ({reason})") from err
     _check_sizes(doc, path)
     if not manifest.get("autosave"):
         doc.project_path = path
@@ -234,10 +240,12 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
 
 def _read_manifest(zf: zipfile.ZipFile, path: Path) -> dict[str, Any]:
     try:
+        if zf.getinfo(MANIFEST).file_size > MAX_MANIFEST_BYTES:
+            raise ImageIOError(f"{path.name} is damaged: its manifest is absurdly large")
         manifest = json.loads(zf.read(MANIFEST).decode("utf-8"))
     except KeyError as err:
         raise ImageIOError(f"{path.name} is not a Patina project (no manifest)") from err
-    except (ValueError, zipfile.BadZipFile, OSError) as err:
+    except (ValueError, RecursionError, zipfile.BadZipFile, OSError) as err:
         raise ImageIOError(f"{path.name} is damaged: its manifest cannot be read") from err
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ImageIOError(f"{path.name} is not a Patina project")
@@ -254,9 +262,29 @@ def _read_manifest(zf: zipfile.ZipFile, path: Path) -> dict[str, Any]:
     return manifest
 
 
+def _check_layer_files(entries: list[Any]) -> None:
+    """ValueError for more than :data:`MAX_LAYERS` layers or two layers sharing a file
+    (Patina never writes either; a hostile file could make one array load many times)."""
+    if len(entries) > MAX_LAYERS:
+        raise ValueError(f"{len(entries)} layers, more than {MAX_LAYERS}")
+    files = [str(entry["file"]) for entry in entries]
+    if len(set(files)) != len(files):
+        raise ValueError("two layers share one array file")
+
+
+def _recipe_entries(value: Any) -> list[dict[str, Any]]:
+    """The document recipe: a list of objects (TypeError for anything else)."""
+    entries = list(value or [])
+    if not all(isinstance(entry, dict) for entry in entries):
+        raise TypeError("its recipe is not a list of objects")
+    return entries
+
+
 def _read_layer(zf: zipfile.ZipFile, entry: dict[str, Any]) -> Layer:
     kind = LayerKind(entry["kind"])
     data = _read_npy(zf, str(entry["file"]))
+    if data.dtype.kind not in "biuf" or not np.isfinite(data).all():
+        raise ValueError(f"layer {entry['name']!r} holds values that are not finite numbers")
     return Layer(
         str(entry["name"]),
         kind,
@@ -273,8 +301,10 @@ def _read_npy(zf: zipfile.ZipFile, name: str) -> np.ndarray:
     info = zf.getinfo(name)
     with zf.open(info) as handle:
         shape, dtype = _npy_header(handle)
-        expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        if dtype.hasobject or expected > info.file_size:
+        values = int(np.prod(shape, dtype=np.int64)) if all(n >= 0 for n in shape) else -1
+        if values > MAX_ARRAY_VALUES:
+            raise ValueError(f"{name} claims an array of {shape}, too large to load")
+        if dtype.hasobject or values < 0 or values * dtype.itemsize > info.file_size:
             raise ValueError(f"{name} has an invalid array header")
     with zf.open(info) as handle:
         return np.asarray(np.load(handle, allow_pickle=False))
@@ -317,7 +347,37 @@ def _build_meta(fields: dict[str, Any]) -> Any:
     from app.core.image_io import ImageMeta
 
     known = {f.name for f in dataclasses.fields(ImageMeta)}
-    return ImageMeta(**{k: v for k, v in fields.items() if k in known})
+    meta = ImageMeta(**{k: v for k, v in fields.items() if k in known})
+    _check_meta(meta)
+    return meta
+
+
+def _image_meta(value: Any) -> Any:
+    """``value`` if it is None or an ``ImageMeta`` (TypeError otherwise)."""
+    from app.core.image_io import ImageMeta
+
+    if value is not None and not isinstance(value, ImageMeta):
+        raise TypeError("its image metadata is not valid")
+    return value
+
+
+def _check_meta(meta: Any) -> None:
+    """TypeError/ValueError unless the saved image metadata has the types export relies on."""
+    if not (isinstance(meta.format, str) and isinstance(meta.mode, str)):
+        raise TypeError("its image format or mode is not text")
+    if meta.bit_depth not in (8, 16) or isinstance(meta.bit_depth, bool):
+        raise ValueError(f"its image bit depth is {meta.bit_depth!r}")
+    for name in ("icc_profile", "exif"):
+        if not isinstance(getattr(meta, name), bytes | type(None)):
+            raise TypeError(f"its image {name} is not bytes")
+    alpha = meta.alpha
+    if alpha is not None and not (isinstance(alpha, np.ndarray) and alpha.ndim == 2):
+        raise ValueError("its alpha channel is not a (H, W) array")
+    dpi = meta.dpi
+    if dpi is not None:
+        ok = isinstance(dpi, tuple | list) and len(dpi) == 2
+        if not ok or not all(isinstance(v, int | float) and 0 < v < 1e6 for v in dpi):
+            raise ValueError(f"its dpi is {dpi!r}")
 
 
 def _check_sizes(doc: Document, path: Path) -> None:

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
+from torch.overrides import TorchFunctionMode
 
 from app.core.errors import InvalidInputError
 
@@ -61,14 +62,91 @@ def load_arch_model(path: Path, build: Callable[[dict[str, Any]], M]) -> M:
     """``build(arch)`` with the weights of ``path`` loaded; ``arch`` comes from its metadata.
 
     The model is returned as ``build`` made it (CPU, float32, mode unchanged). Raises
-    InvalidInputError when the file is unreadable or its metadata has no ``arch`` dict.
+    InvalidInputError when the file is unreadable, its metadata has no usable ``arch``
+    dict, or its tensors are not exactly the model's (names and shapes). An ``arch`` with
+    a number larger than any tensor dimension of the file (a hostile width or count) is
+    first built on the meta device, so it is refused without allocating anything.
     """
     state, meta = load_weights(path)
-    if not isinstance(meta.get("arch"), dict):
+    arch = meta.get("arch")
+    if not isinstance(arch, dict):
         raise InvalidInputError(f"{path.name} has no architecture in its metadata")
-    model = build(meta["arch"])
+    if _largest_number(arch) > max((max(t.shape, default=1) for t in state.values()), default=1):
+        # a width or count no tensor of the file has: size it up on the meta device
+        # (no memory) before building it for real
+        check_tensors(path, _build(path, build, arch, meta=True), state)
+    model = _build(path, build, arch)
+    check_tensors(path, model, state)
     model.load_state_dict(state)
     return model
+
+
+def _build(path: Path, build: Callable[[dict[str, Any]], M], arch: dict, meta: bool = False) -> M:
+    """``build(arch)`` (on the meta device: no memory), InvalidInputError if it fails."""
+    try:
+        if not meta:
+            return build(arch)
+        with torch.device("meta"), _NoRandomInit():
+            return build(arch)
+    except MemoryError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a bad config value can raise anything
+        raise InvalidInputError(
+            f"{path.name} has an unusable architecture in its metadata: {_oneline(err)}"
+        ) from err
+
+
+def check_tensors(path: Path, model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """InvalidInputError unless ``model`` has exactly the tensors (names, shapes) of
+    ``state``, the weights read from ``path``."""
+    want = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+    have = {name: tuple(t.shape) for name, t in state.items()}
+    if want == have:
+        return
+    wrong = sorted(n for n in want.keys() & have.keys() if want[n] != have[n])
+    missing, extra = sorted(want.keys() - have.keys()), sorted(have.keys() - want.keys())
+    parts = [f"{len(missing)} missing", f"{len(extra)} unexpected", f"{len(wrong)} of wrong shape"]
+    example = (wrong or missing or extra)[0]
+    raise InvalidInputError(
+        f"{path.name} does not match the architecture in its metadata (tensors: "
+        f"{', '.join(parts)}; e.g. {example})"
+    )
+
+
+def _largest_number(value: Any) -> int:
+    """The largest whole number (or list length) anywhere in a JSON-like ``value``
+    (floats do not size tensors: a float width fails in ``build``)."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return value
+    if isinstance(value, dict):
+        return max((_largest_number(v) for v in value.values()), default=0)
+    if isinstance(value, list | tuple):
+        return max([len(value), *(_largest_number(v) for v in value)])
+    return 0
+
+
+class _NoRandomInit(TorchFunctionMode):
+    """In-place random initialisers do nothing (for meta tensors, which hold no values:
+    torch's meta ``normal_`` would import torch._dynamo, about 4 s). Thread-local."""
+
+    SKIPPED = frozenset(
+        getattr(torch.Tensor, name)
+        for name in ("normal_", "uniform_", "erfinv_", "exponential_", "random_",
+                     "bernoulli_", "geometric_", "log_normal_", "cauchy_")
+    )  # fmt: skip
+
+    def __torch_function__(
+        self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None
+    ) -> Any:
+        if func in self.SKIPPED:
+            return args[0]
+        return func(*args, **(kwargs or {}))
+
+
+def _oneline(err: BaseException) -> str:
+    return " ".join(str(err).split())[:200] or type(err).__name__
 
 
 def _maybe_json(value: str) -> Any:

@@ -107,27 +107,62 @@ def read_sidecar(path: Path | str, size: tuple[int, int] | None = None) -> Recip
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InvalidInputError(f"the recipe {path} does not exist") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         raise InvalidInputError(f"the recipe {path} is not readable JSON: {err}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise InvalidInputError(f'{path} is not a Patina recipe (no "format": "{FORMAT}")')
-    if int(data.get("version", 0)) > VERSION:
-        raise InvalidInputError(f"{path} needs a newer Patina (recipe version {data['version']})")
+    try:
+        return _recipe(data, path, size)
+    except (TypeError, ValueError, OverflowError, AttributeError, KeyError) as err:
+        reason = " ".join(str(err).split())[:200] or type(err).__name__
+        raise InvalidInputError(f"the recipe {path} has a bad value: {reason}") from None
+
+
+def _recipe(data: dict[str, Any], path: Path, size: tuple[int, int] | None) -> Recipe:
+    """The :class:`Recipe` of a sidecar's JSON ``data`` (any bad value raises)."""
+    version = data.get("version", 0)
+    if not isinstance(version, int):
+        raise TypeError(f"version must be a whole number, got {version!r}")
+    if version > VERSION:
+        raise InvalidInputError(f"{path} needs a newer Patina (recipe version {version})")
     strength_map = None
     if data.get("strength_map"):
-        strength_map = load_strength_map(path.parent / str(data["strength_map"]), size)
+        strength_map = load_strength_map(_beside(path, data["strength_map"]), size)
     latent = data.get("latent")
+    if not isinstance(latent, dict | None):
+        raise TypeError(f"latent must be an object or null, got {latent!r}"[:120])
+    if not isinstance(data.get("params") or {}, dict):
+        raise TypeError("params must be an object of NAME: VALUE")
     return Recipe(
         task=str(data.get("task")),
         method=str(data.get("method")),
         params=dict(data.get("params") or {}),
         latent=None if latent is None else LatentEdit.from_dict(latent),
         strength_map=strength_map,
-        tile=int(data.get("tile", 512)),
+        tile=_tile(data.get("tile", 512)),
         input=data.get("input"),
         output=data.get("output"),
         history=list(data.get("history") or []),
     )
+
+
+def _beside(sidecar: Path, name: Any) -> Path:
+    """The file ``name`` in the sidecar's folder; InvalidInputError for any other path
+    (absolute, with a folder, ``..``): a recipe reads no file elsewhere."""
+    text = str(name)
+    if text in ("", ".", "..") or Path(text).name != text or "\\" in text:
+        raise InvalidInputError(
+            f"the recipe {sidecar} names the strength map {text!r}; it must be a file name "
+            "in the recipe's own folder"
+        )
+    return sidecar.parent / text
+
+
+def _tile(value: Any) -> int:
+    """A tile size from JSON: a whole number of pixels, at least 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"tile must be a whole number of pixels, got {value!r}")
+    return value
 
 
 def _json_default(value: Any) -> Any:
