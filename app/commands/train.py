@@ -16,10 +16,12 @@ def add_parser(subparsers: Subparsers, parents: Sequence[argparse.ArgumentParser
         subparsers,
         NAME,
         parents,
-        help="train a model from a config file (forwards to the trainer)",
-        epilog="Everything after CONFIG goes to the trainer unchanged; "
+        help="train a model from a config file (any config in configs/; forwards to the trainer)",
+        epilog="The config's task picks the loop (VDIR or mask; app.training.tasks). "
+        "Everything after CONFIG goes to the trainer unchanged; "
         "'patina train CONFIG --help' shows the trainer's own options "
-        "(--data, --out, --steps, --resume, --init, --device, --threads).",
+        "(--data, --out, --steps, --resume, --init, --device, --threads, --time, --check); "
+        "'patina train CONFIG --check' only validates the config and says what it would train.",
     )
     p.add_argument("config", metavar="CONFIG", help="training config file (JSON)")
     p.add_argument("rest", nargs=argparse.REMAINDER, help="options passed to the trainer")

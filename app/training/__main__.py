@@ -1,4 +1,4 @@
-"""``python -m app.training CONFIG [--data DIR] [--out DIR] [--steps N] [--resume] [--init W]``.
+"""``python -m app.training CONFIG [...]``: the same trainer as ``patina train`` (any task).
 
 OpenMP threads are set to wait passively (unless the caller chose otherwise): on a
 small shared CPU, spinning threads slow training several-fold when other jobs run.
@@ -14,4 +14,4 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from app.training.cli import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(sys.argv[1:], prog="python -m app.training"))

@@ -54,18 +54,26 @@ class BaseTrainConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
-        """Read a JSON config file."""
-        try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise InvalidInputError(f"cannot read training config {path}: {err}") from err
-        return cls.from_dict(data)
+        """Read a JSON config file (see :func:`read_config`)."""
+        return cls.from_dict(read_config(path))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible dict (round-trips through :meth:`from_dict`)."""
         out = asdict(self)
         out["betas"] = list(self.betas)
         return out
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    """The JSON object of a config file, not yet validated; InvalidInputError when the file
+    cannot be read, is not JSON or is not an object."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise InvalidInputError(f"cannot read training config {path}: {err}") from err
+    if not isinstance(data, dict):
+        raise InvalidInputError(f"training config {path} is not a JSON object")
+    return data
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,7 @@ def export_run(
     est_note: str = "",
     method: str = "vdir",
     preview_for: str = "",
+    steer_noise: str = "",
 ) -> dict[str, Any]:
     """Export ``run_dir``; returns the manifest entry (written unless ``manifest`` is false:
     then only the weights and the card are written, and the model is not listed).
@@ -128,6 +129,8 @@ def export_run(
     ``preview_for``: the id of the listed model this one is the quick preview restorer
     of (see :mod:`app.training.preview_task`); its entry gets ``"preview": <file>`` and
     this one is listed with ``"default": false`` (never chosen when no method is given).
+    ``steer_noise``: the noise of its latent strength axis (``"camera"`` for the
+    real-noise model; see :func:`app.ml.latent_edit.noisier`), when not Gaussian.
     """
     from app.ml.macs import count_params, macs_per_pixel
 
@@ -152,6 +155,8 @@ def export_run(
     }  # fmt: skip
     if est_note:
         entry["est_note"] = est_note
+    if steer_noise:
+        entry["steer_noise"] = steer_noise
     if preview_for:
         entry["default"] = False
     if manifest:
@@ -175,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--method", default="vdir", help="method name it is listed under")
     p.add_argument("--preview-for", default="", metavar="ID",
                    help="list it as the quick preview restorer of model ID")  # fmt: skip
+    p.add_argument("--steer-noise", default="", choices=("", "gaussian", "camera"),
+                   help="noise of the latent strength axis (default gaussian)")  # fmt: skip
     args = p.parse_args(argv)
     try:
         entry = export_run(
@@ -187,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             est_note=args.est_note,
             method=args.method,
             preview_for=args.preview_for,
+            steer_noise=args.steer_noise,
         )
     except PatinaError as err:
         print(f"error: {err}")
