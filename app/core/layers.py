@@ -17,6 +17,8 @@ STRENGTH           float32 (H, W) in [0, 1] (per-pixel restoration strength)
 DIFFERENCE         float32 (H, W) in [0, 1]: mean over channels of |result - original|
 LATENT             float32 (h, w) map at 1/``meta["scale"]`` resolution; ``meta["range"]``
                    is ``(lo, hi)``, the values to map to black and white
+ROUTE              float32 (h, w) map at 1/``meta["scale"]`` resolution: the path each
+                   region took (0 bypass, 1 quick, 2 full; app.core.route_plan.PATHS)
 =================  ===========================================================
 """
 
@@ -46,6 +48,7 @@ class LayerKind(StrEnum):
     PROBABILITY = "probability"
     GROUND_TRUTH = "ground_truth"
     STRENGTH = "strength"
+    ROUTE = "route"
 
 
 RGB_KINDS = frozenset({LayerKind.ORIGINAL, LayerKind.RESULT, LayerKind.GROUND_TRUTH})

@@ -31,6 +31,7 @@ from app.core.layers import Layer, LayerKind
 from app.ml.latent_edit import FACTOR, NEUTRAL, LatentEdit, LatentRef
 from app.ml.recipe import Recipe, write_sidecar
 from app.ml.steering import LatentCache, SteeredService
+from app.ui.canvas.convert import ROUTE_LEGEND, route_summary
 from app.ui.canvas.latent_tools import STRENGTH_LAYER, PickRectTool, StrengthEditor, strength_layer
 from app.ui.canvas.tools import BrushTool
 from app.ui.latent_research import LatentResearch
@@ -310,7 +311,19 @@ class LatentActions(LatentResearch):
                 )
         if kind == "preview" and pending is not None:
             self._submit_preview(*pending)
+        if kind == "render":
+            self._show_route_summary()
         self._refresh_latent_readouts()
+
+    def _show_route_summary(self) -> None:
+        """After a routed render, the status bar gives the Route layer's legend and shares."""
+        doc = self.document
+        layer = None if doc is None else doc.layers.find(LayerKind.ROUTE)
+        recipe = doc.recipe[-1] if doc is not None and doc.recipe else {}
+        if layer is not None and recipe.get("params", {}).get("route") == "auto":
+            self.statusBar().showMessage(  # type: ignore[attr-defined]
+                f"Route layer: {route_summary(layer.data)} ({ROUTE_LEGEND})", 15000
+            )
 
     def _quick_previews(self) -> bool:
         """Whether previews run on the model's quick preview restorer."""

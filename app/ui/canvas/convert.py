@@ -89,6 +89,24 @@ def heat_rgb(values: np.ndarray, lut: np.ndarray = HEAT_LUT) -> np.ndarray:
     return np.ascontiguousarray(lut[to_uint8(values)])
 
 
+ROUTE_COLOURS = np.array([[150, 150, 150], [60, 140, 255], [255, 140, 40]], np.uint8)
+"""Route layer colours by path: bypass grey, quick blue, full orange."""
+ROUTE_LEGEND = "grey = bypass (input kept), blue = quick restorer, orange = full restorer"
+
+
+def route_rgb(route: np.ndarray) -> np.ndarray:
+    """A route map (h, w) of path indices 0/1/2 -> (h, w, 3) uint8 in :data:`ROUTE_COLOURS`."""
+    index = np.clip(np.rint(route), 0, len(ROUTE_COLOURS) - 1).astype(np.intp)
+    return np.ascontiguousarray(ROUTE_COLOURS[index])
+
+
+def route_summary(route: np.ndarray) -> str:
+    """Share of each path in a route map, e.g. "bypass 0%, quick 71%, full 29%"."""
+    index = np.clip(np.rint(route), 0, 2)
+    names = ("bypass", "quick", "full")
+    return ", ".join(f"{n} {np.mean(index == i):.0%}" for i, n in enumerate(names))
+
+
 def latent_rgb(latent: np.ndarray, value_range: tuple[float, float] | None = None) -> np.ndarray:
     """A latent map (h, w) -> (h, w, 3) uint8 through the diverging colour map.
 

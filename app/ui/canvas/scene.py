@@ -15,7 +15,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsScene
 
-from app.ui.canvas.convert import heat_rgb, latent_rgb, rgb_image, wrap_rgb888
+from app.ui.canvas.convert import heat_rgb, latent_rgb, rgb_image, route_rgb, wrap_rgb888
 from app.ui.canvas.items import ImageItem, MaskItem, StrengthItem
 
 CANVAS_BACKGROUND = QColor(30, 31, 34)
@@ -47,6 +47,8 @@ def layer_qimage(layer: Any) -> Any:
         return wrap_rgb888(heat_rgb(np.clip(data * gain, 0, 1)))
     if kind == "latent":
         return wrap_rgb888(latent_rgb(data, meta.get("range")))
+    if kind == "route":  # path per region: discrete colours, drawn without smoothing
+        return wrap_rgb888(route_rgb(data))
     return wrap_rgb888(heat_rgb(np.clip(data, 0, 1)))
 
 

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from superqt import QLabeledSlider
 
 from app.core.history import MoveLayer, RemoveLayer, SetLayerProperty
+from app.ui.canvas.convert import ROUTE_LEGEND, route_summary
 from app.ui.canvas.scene import kind_name
 
 ICONS = {
@@ -34,6 +35,7 @@ ICONS = {
     "probability": "mdi6.chart-bell-curve",
     "ground_truth": "mdi6.check-decagram-outline",
     "strength": "mdi6.tune-variant",
+    "route": "mdi6.routes",
 }
 FIXED_KINDS = ("original",)  # never deleted
 Index = QModelIndex | QPersistentModelIndex
@@ -93,7 +95,10 @@ class LayerListModel(QAbstractListModel):
             return self._icon(kind_name(layer))
         if role == Qt.ItemDataRole.ToolTipRole:
             h, w = layer.shape
-            return f"{layer.name}\n{kind_name(layer)}, {w}×{h}, opacity {layer.opacity:.0%}"
+            text = f"{layer.name}\n{kind_name(layer)}, {w}×{h}, opacity {layer.opacity:.0%}"
+            if kind_name(layer) == "route":  # the legend of the colour-coded paths
+                text += f"\n{ROUTE_LEGEND}\n{route_summary(layer.data)}"
+            return text
         return None
 
     def _icon(self, kind: str) -> QIcon:
