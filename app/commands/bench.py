@@ -51,6 +51,12 @@ def add_parser(subparsers: Subparsers, parents: Sequence[argparse.ArgumentParser
         metavar="S",
         help="skip a size estimated to take longer than this (default 60)",
     )
+    p.add_argument(
+        "--e2e",
+        action="store_true",
+        help="also time a whole 'patina restore' process (start, imports, read, model, "
+        "write) on a generated image of each size",
+    )
     add_device_option(p)
     add_json_output_options(p, "write the results as JSON")
     p.set_defaults(func=run)
@@ -79,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
     if not infos:
         raise InvalidInputError(f"no service {args.task}/{args.method}; see 'patina info'")
     results: list[BenchResult] = []
-    print(f"{'service':<28} {'MP':>7} {'ms':>10} {'ms/MP':>10}  device")
+    e2e: dict[int, float] = {}  # index in results -> whole-process seconds
+    extra = f" {'e2e s':>8}" if args.e2e else ""
+    print(f"{'service':<28} {'MP':>7} {'ms':>10} {'ms/MP':>10}{extra}  device")
     for info in infos:
         service = registry.create_service(info.task, info.method, device=args.device)
         with progress_bar(info.key) as on_progress:
@@ -91,27 +99,37 @@ def run(args: argparse.Namespace) -> int:
                 on_progress=on_progress,
             ):
                 results.append(result)
-                print(format_row(result))
+                if args.e2e and result.ms is not None:
+                    from app.commands.bench_e2e import e2e_seconds
+
+                    e2e[len(results) - 1] = e2e_seconds(
+                        service, result.megapixels, args.device, args.tile
+                    )
+                print(format_row(result, e2e.get(len(results) - 1), args.e2e))
                 sys.stdout.flush()
     if args.json is not None:
-        write_json(args.json, report(results, args))
+        write_json(args.json, report(results, args, e2e))
         print(f"wrote {args.json}")
     return 0
 
 
-def format_row(result: BenchResult) -> str:
-    """One table line; a skipped size says ``skipped: <reason>``."""
+def format_row(result: BenchResult, e2e_s: float | None = None, e2e: bool = False) -> str:
+    """One table line; a skipped size says ``skipped: <reason>``; with ``e2e`` a column
+    of whole-process seconds."""
     head = f"{result.key:<28} {result.megapixels:>7.2f}"
+    extra = (f" {e2e_s:>8.2f}" if e2e_s is not None else f" {'':>8}") if e2e else ""
     if result.skipped is not None or result.ms is None:
-        return f"{head} {'':>10} {'':>10}  {result.device}  skipped: {result.skipped}"
-    return f"{head} {result.ms:>10.1f} {result.ms_per_mp:>10.1f}  {result.device}"
+        return f"{head} {'':>10} {'':>10}{extra}  {result.device}  skipped: {result.skipped}"
+    return f"{head} {result.ms:>10.1f} {result.ms_per_mp:>10.1f}{extra}  {result.device}"
 
 
-def report(results: Sequence[BenchResult], args: argparse.Namespace) -> dict[str, Any]:
-    """The JSON document: sizes asked for, tile, and one row per service and size."""
-    return {
-        "sizes": list(args.sizes),
-        "tile": args.tile,
-        "device": args.device,
-        "results": [r.as_dict() for r in results],
-    }
+def report(
+    results: Sequence[BenchResult], args: argparse.Namespace, e2e: dict[int, float] | None = None
+) -> dict[str, Any]:
+    """The JSON document: sizes asked for, tile, and one row per service and size (with
+    ``e2e_s``, the whole-process seconds, under ``--e2e``)."""
+    rows = [r.as_dict() for r in results]
+    if getattr(args, "e2e", False):
+        for i, row in enumerate(rows):
+            row["e2e_s"] = None if e2e is None or i not in e2e else round(e2e[i], 3)
+    return {"sizes": list(args.sizes), "tile": args.tile, "device": args.device, "results": rows}

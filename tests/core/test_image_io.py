@@ -114,6 +114,62 @@ def test_png16_round_trip_keeps_bits_icc_and_exif(tmp_path, rng, channels):
         np.testing.assert_array_equal(to_uint(back.meta.alpha, 16), data[..., 3])
 
 
+def png_chunks(path: Path) -> list[tuple[bytes, bytes]]:
+    """(type, body) of every chunk of a PNG file, in order."""
+    data, pos, chunks = path.read_bytes(), 8, []
+    while pos < len(data):
+        size = int.from_bytes(data[pos : pos + 4], "big")
+        chunks.append((data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + size]))
+        pos += 12 + size
+    return chunks
+
+
+@pytest.mark.parametrize(
+    ("mode", "depth", "channels"),
+    [("RGB", 8, 3), ("RGBA", 8, 4), ("L", 8, 1), ("LA", 8, 2), ("RGB", 16, 3), ("RGBA", 16, 4)],
+)
+def test_png_metadata_as_pillow_writes_it_and_fast_zlib(tmp_path, rng, mode, depth, channels):
+    """The fast PNG writer (OpenCV, zlib level 1) keeps pixels, alpha, ICC, EXIF and dpi
+    exactly as Pillow's encoder at its default level wrote them before."""
+    grey = mode in ("L", "LA")
+    icc = GREY_ICC if grey else SRGB_ICC
+    exif = make_exif().tobytes()
+    rgb = rng.random((21, 33, 3), dtype=np.float32)
+    alpha = rng.random((21, 33), dtype=np.float32) if channels in (2, 4) else None
+    meta = ImageMeta("PNG", depth, mode, icc_profile=icc, exif=exif, dpi=(300.0, 300.0))
+    meta = replace(meta, alpha=alpha)
+    back = load(save(tmp_path / "out.png", rgb, meta))
+    stored = np.asarray(Image.open(tmp_path / "out.png")) if depth == 8 else None
+    if stored is not None:  # the same pixels through Pillow's default encoder, as before
+        Image.fromarray(stored).save(
+            tmp_path / "ref.png", icc_profile=icc, exif=exif, dpi=(300, 300)
+        )
+        ref = load(tmp_path / "ref.png")
+        assert back.meta.icc_profile == ref.meta.icc_profile == icc
+        assert back.meta.exif == ref.meta.exif and back.meta.dpi == ref.meta.dpi
+        np.testing.assert_array_equal(back.pixels, ref.pixels)
+    assert back.meta.bit_depth == depth and back.meta.icc_profile == icc
+    assert back.meta.dpi == pytest.approx((300, 300), abs=0.01)
+    assert Image.Exif().load(back.meta.exif) is None and back.meta.exif  # parses, not empty
+    expect = np.dot(rgb, [0.299, 0.587, 0.114])[..., None].repeat(3, 2) if grey else rgb
+    np.testing.assert_allclose(back.pixels, expect, atol=0.5 / (2**depth - 1) + 1e-6)
+    if alpha is not None:
+        np.testing.assert_allclose(back.meta.alpha, alpha, atol=0.5 / (2**depth - 1) + 1e-6)
+    idat = b"".join(body for kind, body in png_chunks(tmp_path / "out.png") if kind == b"IDAT")
+    assert idat[1] >> 6 == 0  # zlib FLEVEL 0: the fastest compression (level 1)
+
+
+def test_tiff_is_written_with_fast_zlib(tmp_path, rng):
+    meta = ImageMeta("TIFF", 16, "RGB", icc_profile=SRGB_ICC)
+    out = save(tmp_path / "out.tif", rng.random((20, 30, 3), dtype=np.float32), meta)
+    with tifffile.TiffFile(out) as tif:
+        page = tif.pages[0]
+        assert page.compression == tifffile.COMPRESSION.ADOBE_DEFLATE
+        fh = tif.filehandle
+        fh.seek(page.dataoffsets[0])
+        assert fh.read(2)[1] >> 6 == 0  # zlib FLEVEL 0: level 1
+
+
 def test_png16_grey_loads_as_equal_channels(tmp_path, rng):
     grey = random_u16(rng, (19, 21))
     cv2.imwrite(str(tmp_path / "g16.png"), grey)

@@ -59,3 +59,48 @@ def test_block_spectrum_blocks_sit_on_the_jpeg_grid() -> None:
         return float((spectrum.coefficients(y).abs() < 0.5).float().mean())
 
     assert near_zero(img[:88, :88]) > near_zero(img[4:92, 4:92]) + 0.2
+
+
+def _randomised(module: nn.Module, seed: int) -> nn.Module:
+    """``module`` with every parameter random (NAFBlock's beta/gamma and SFT's last layer
+    start at zero, which would hide the folded terms)."""
+    torch.manual_seed(seed)
+    for p in module.parameters():
+        nn.init.normal_(p, std=0.3)
+    return module.eval()
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_fused_nafblock_equals_the_plain_one(batch: int) -> None:
+    from app.ml.archs import blocks
+
+    block = _randomised(blocks.NAFBlock(16), 0)
+    x = torch.randn(batch, 16, 37, 29).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        plain = blocks.NAFBlock.forward(block, x.contiguous())  # NCHW: the plain path
+        with torch.inference_mode():
+            fused = block(x)
+    assert blocks._fast_path(x.detach()) is False  # grad mode is on outside no_grad
+    torch.testing.assert_close(fused, plain, rtol=1e-5, atol=1e-5)
+
+
+def test_fused_sft_equals_the_plain_one() -> None:
+    from app.ml.archs import blocks
+
+    sft = _randomised(blocks.SFT(16, 4, 8), 1)
+    feat = torch.randn(1, 16, 40, 24).contiguous(memory_format=torch.channels_last)
+    cond = torch.randn(1, 4, 10, 6).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        plain = sft(feat.contiguous(), cond.contiguous())
+        fused = sft(feat, cond)
+    torch.testing.assert_close(fused, plain, rtol=1e-5, atol=1e-5)
+
+
+def test_fused_blocks_are_not_used_under_autograd() -> None:
+    from app.ml.archs import blocks
+
+    block = _randomised(blocks.NAFBlock(8), 2)
+    x = torch.randn(1, 8, 12, 12).contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+    block(x).sum().backward()  # the plain path: gradients reach the input and beta
+    assert x.grad is not None and block.beta.grad is not None
