@@ -9,6 +9,7 @@ unexpected error, with the traceback only under ``--debug``. Each subcommand liv
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from typing import NoReturn
 from app import __version__
 from app.commands import batch, bench, degrade, evaluate, gui, info, latent, restore, train
 from app.core.errors import Cancelled, PatinaError
+from app.core.image_io import SUPPORTED_SUFFIXES as IMAGE_SUFFIXES
 
 COMMANDS = (gui, restore, batch, degrade, evaluate, bench, train, info, latent)
 EXIT_USER_ERROR = 2
@@ -76,10 +78,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(route_default(args_list))
     except UsageError as err:
-        return fail(str(err))
+        return fail(str(err) + dash_hint(args_list))
     except SystemExit as done:  # --help / --version
         return done.code if isinstance(done.code, int) else 0
     return execute(args, debug=getattr(args, "debug", False))
+
+
+def dash_hint(argv: Sequence[str]) -> str:
+    """For a usage error: how to name a file that starts with ``-`` (argparse takes
+    ``-x.png`` for an option). Empty unless an argument looks like such a file name."""
+    for arg in argv:
+        if arg == "--":
+            break
+        named = os.path.exists(arg) or os.path.splitext(arg)[1].lower() in IMAGE_SUFFIXES
+        if arg.startswith("-") and not arg.startswith("--") and len(arg) > 2 and named:
+            return (
+                f"; {arg} was read as an option: to name a file that starts with '-', "
+                f"write ./{arg} or put it after --"
+            )
+    return ""
 
 
 def execute(args: argparse.Namespace, *, debug: bool = False) -> int:

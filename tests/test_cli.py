@@ -280,6 +280,18 @@ def test_bench_on_a_tiny_size_prints_ms_per_mp(tmp_path: Path) -> None:
     assert all(r["ms_per_mp"] is not None or r["skipped"] for r in rows)
 
 
+def test_bench_e2e_times_a_whole_restore_process(tmp_path: Path) -> None:
+    report = tmp_path / "bench.json"
+    proc = patina(
+        "bench", "--task", "denoise", "--method", "bilateral", "--sizes", "0.02", "--e2e",
+        "--json", report,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "e2e s" in proc.stdout
+    (row,) = json.loads(report.read_text())["results"]
+    assert row["service"] == "denoise/bilateral" and row["e2e_s"] > 0
+
+
 def test_info_lists_services() -> None:
     proc = patina("info")
     assert proc.returncode == 0, proc.stderr
@@ -341,3 +353,14 @@ def test_unexpected_error_is_short_without_debug(
     assert "internal error: RuntimeError: boom" in err and "Traceback" not in err
     assert cli.main([*args, "--debug"]) == 1
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_degrade_camera_preset_writes_its_spec(tmp_path: Path, clean: Path) -> None:
+    out, spec_out = tmp_path / "cam.png", tmp_path / "cam.json"
+    argv = ["degrade", str(clean), "-o", str(out), "--camera", "iso3200", "--grain", "0.2",
+            "--grain-size", "1.5", "--spec-out", str(spec_out)]  # fmt: skip
+    assert cli.main(argv) == 0
+    spec = json.loads(spec_out.read_text())
+    assert spec["camera"] == "iso3200" and spec["shot"] > 0 and spec["read"] > 0
+    assert spec["grain_size"] == 1.5
+    assert cli.main(["degrade", str(clean), "-o", str(tmp_path / "b.png"), "--camera", "x"]) == 2

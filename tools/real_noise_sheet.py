@@ -52,8 +52,10 @@ def restore_crop(
     return out[y0 - ya : y0 - ya + side, x0 - xa : x0 - xa + side]
 
 
-def labelled(tile: np.ndarray, text: str) -> np.ndarray:
-    """``tile`` (float RGB) as uint8 with a dark strip holding ``text`` on top."""
+def labelled(tile: np.ndarray, text: str, zoom: int = 1) -> np.ndarray:
+    """``tile`` (float RGB) as uint8, enlarged ``zoom`` times (nearest neighbour so the
+    pixels stay visible), with a dark strip holding ``text`` on top."""
+    tile = np.repeat(np.repeat(tile, zoom, axis=0), zoom, axis=1)
     strip = np.full((LABEL_H, tile.shape[1], 3), 24, np.uint8)
     cv2.putText(strip, text, (6, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (235, 235, 235), 1,
                 cv2.LINE_AA)  # fmt: skip
@@ -61,14 +63,18 @@ def labelled(tile: np.ndarray, text: str) -> np.ndarray:
     return np.vstack([strip, body])
 
 
-def sheet_row(path: Path, methods: list[str], size: int, at: tuple[float, float]) -> np.ndarray:
+def sheet_row(
+    path: Path, methods: list[str], size: int, at: tuple[float, float], zoom: int
+) -> np.ndarray:
     image = image_io.load(path).pixels
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
     box = crop_box(image.shape, size, at)
     y0, x0, side = box
-    tiles = [labelled(image[y0 : y0 + side, x0 : x0 + side], f"{path.stem} (input)")]
+    tiles = [labelled(image[y0 : y0 + side, x0 : x0 + side], f"{path.stem} (input)", zoom)]
     for spec in methods:
         task, method = spec.split("/")
-        tiles.append(labelled(restore_crop(image, box, task, method), spec))
+        tiles.append(labelled(restore_crop(image, box, task, method), spec, zoom))
         print(f"{path.name}: {spec} done", flush=True)
     gap = np.full((tiles[0].shape[0], 4, 3), 255, np.uint8)
     return np.hstack([t for pair in zip(tiles, [gap] * len(tiles)) for t in pair][:-1])
@@ -79,11 +85,12 @@ def main() -> int:
     p.add_argument("images", nargs="+", type=Path)
     p.add_argument("--out", type=Path, default=Path("/tmp/real_noise_sheet.png"))
     p.add_argument("--methods", default="denoise/vdir,denoise/vdir-real,old-photo/vdir")
-    p.add_argument("--crop", type=int, default=224)
+    p.add_argument("--crop", type=int, default=128)
     p.add_argument("--at", default="0.5,0.5", help="crop centre as fractions x,y")
+    p.add_argument("--zoom", type=int, default=2, help="enlarge the crops this many times")
     args = p.parse_args()
     at = tuple(float(v) for v in args.at.split(","))
-    rows = [sheet_row(path, args.methods.split(","), args.crop, (at[0], at[1]))
+    rows = [sheet_row(path, args.methods.split(","), args.crop, (at[0], at[1]), args.zoom)
             for path in args.images]  # fmt: skip
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]

@@ -73,7 +73,7 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "real_noise_table.json")
     args = p.parse_args()
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
-    for setting in args.settings.split(";"):
+    for setting in [s for s in args.settings.split(";") if s.strip()]:
         for method in args.methods.split(","):
             results.setdefault(setting, {})[method] = measure(
                 method, setting, args.data, args.limit

@@ -22,6 +22,7 @@ from typing import Any
 
 from app.batch.inputs import resolve_source
 from app.batch.journal import Journal
+from app.batch.journal_fs import MODES as JOURNAL_MODES
 from app.batch.pipeline import Control
 from app.batch.recipe import FORMATS, Recipe
 from app.batch.report import text_report, write_report
@@ -35,16 +36,17 @@ from app.batch.runner import (
     Summary,
     journal_path,
     run_batch,
+    typed_recipe,
 )
 from app.commands.common import (
     Subparsers,
     add_command,
     add_device_option,
     add_param_option,
-    coerce_text,
     positive_int,
     stderr_is_terminal,
 )
+from app.commands.route import add_route_option
 from app.core.errors import InvalidInputError
 from app.ml.services.base import TASKS
 
@@ -72,6 +74,7 @@ def add_parser(subparsers: Subparsers, parents: Sequence[argparse.ArgumentParser
     p.add_argument("--save-recipe", metavar="R.json", type=Path, help="write the recipe used")
     p.add_argument("--sigma", type=float, help="noise level on the 0..255 scale")
     add_param_option(p, "a parameter of the method (repeatable)")
+    add_route_option(p)
     p.add_argument(
         "--resume", action="store_true", help="continue the batch in OUT with its recipe"
     )
@@ -89,6 +92,11 @@ def add_parser(subparsers: Subparsers, parents: Sequence[argparse.ArgumentParser
     )  # fmt: skip
     p.add_argument("--engine", choices=ENGINES, default="local", help="default: local")
     p.add_argument("--ray-address", metavar="ADDR", help="Ray cluster (default: $RAY_ADDRESS)")
+    p.add_argument(
+        "--journal-mode", choices=JOURNAL_MODES, default="auto",
+        help="SQLite journal of OUT: auto (WAL on a local disk, a rollback journal on "
+        "NFS/SMB/CephFS/FUSE), or force wal or delete (default: auto)",
+    )  # fmt: skip
     p.add_argument("--overwrite", action="store_true", help="replace files not made by OUT's batch")
     p.add_argument("--retry-failed", action="store_true", help="try failed files again")
     p.add_argument("--report", metavar="PATH", type=Path, help="write an HTML (or .txt) report")
@@ -99,13 +107,14 @@ def add_parser(subparsers: Subparsers, parents: Sequence[argparse.ArgumentParser
 def run(args: argparse.Namespace, factory: ServiceFactory | None = None) -> int:
     """Run the batch with a progress bar and Ctrl-C handling; returns the exit code."""
     out_dir = Path(args.output)
-    recipe = build_recipe(args, out_dir)
+    recipe = build_recipe(args, out_dir, factory)
     if args.save_recipe:
         recipe.save(args.save_recipe)
     source = resolve_source(args.input, recursive=args.recursive, exclude=[out_dir])
     options = BatchOptions(
         workers=args.workers, engine=args.engine, overwrite=args.overwrite,
         retry_failed=args.retry_failed, ray_address=args.ray_address,
+        journal_mode=args.journal_mode,
     )  # fmt: skip
     control = Control()
     with interrupts(control), ProgressView(quiet=args.quiet) as view:
@@ -114,11 +123,14 @@ def run(args: argparse.Namespace, factory: ServiceFactory | None = None) -> int:
     return finish(summary, args)
 
 
-def build_recipe(args: argparse.Namespace, out_dir: Path) -> Recipe:
-    """The recipe from --resume (the journal's), --recipe, and the options given."""
+def build_recipe(
+    args: argparse.Namespace, out_dir: Path, factory: ServiceFactory | None = None
+) -> Recipe:
+    """The recipe from --resume (the journal's), --recipe, and the options given, its
+    parameters typed by the method's ParamSpecs (the service comes from ``factory``)."""
     base = _journal_recipe(out_dir) if args.resume else None
     if base is not None:
-        return _resume_recipe(base, args)
+        return _resume_recipe(base, args, factory)
     if args.resume and args.task is None and args.recipe is None:
         raise InvalidInputError(f"nothing to resume: {out_dir} holds no batch journal")
     if args.recipe is not None:
@@ -129,7 +141,8 @@ def build_recipe(args: argparse.Namespace, out_dir: Path) -> Recipe:
         )
     else:
         base = Recipe(args.task)
-    return base.with_changes(**_overrides(args), params={**base.params, **_params(args)})
+    recipe = base.with_changes(**_overrides(args), params={**base.params, **_params(args)})
+    return typed_recipe(recipe, factory)
 
 
 def _journal_recipe(out_dir: Path) -> Recipe | None:
@@ -143,9 +156,12 @@ def _journal_recipe(out_dir: Path) -> Recipe | None:
         journal.close()
 
 
-def _resume_recipe(base: Recipe, args: argparse.Namespace) -> Recipe:
+def _resume_recipe(
+    base: Recipe, args: argparse.Namespace, factory: ServiceFactory | None
+) -> Recipe:
     """The journal's recipe with only run settings (tile, device) changed."""
     wanted = base.with_changes(**_overrides(args), params={**base.params, **_params(args)})
+    wanted = typed_recipe(wanted, factory)
     if not wanted.same_outputs_as(base):
         raise InvalidInputError(
             f"--resume continues the batch with its own recipe ({base.describe()}); leave out "
@@ -163,9 +179,12 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _params(args: argparse.Namespace) -> dict[str, Any]:
-    params: dict[str, Any] = {name: coerce_text(value) for name, value in args.param}
+    """``--param`` values as given (text: the service's ParamSpecs type them) and --sigma."""
+    params: dict[str, Any] = dict(args.param)
     if args.sigma is not None:
         params["sigma"] = args.sigma
+    if getattr(args, "route", None) is not None:
+        params["route"] = args.route
     return params
 
 

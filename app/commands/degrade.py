@@ -34,6 +34,8 @@ SPEC_OPTIONS: dict[str, tuple[str, type, str, str]] = {
     "--dust": ("dust", float, "D", "dust and hair density 0..1"),
     "--tears": ("tears", float, "D", "torn corners, 0..1"),
     "--grain": ("grain", float, "G", "film grain strength 0..1"),
+    "--grain-size": ("grain_size", float, "PX", "film grain clump size in pixels (0.8)"),
+    "--camera": ("camera", str, "ISO", "camera-pipeline noise at a preset, iso100..iso12800"),
     "--fade": ("fade", float, "F", "fading and yellowing 0..1"),
     "--seed": ("seed", int, "N", "random seed (same seed, same result)"),
 }

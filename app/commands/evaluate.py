@@ -22,6 +22,7 @@ from app.commands.common import (
     write_json,
 )
 from app.core.degradations import DegradationSpec
+from app.core.errors import InvalidInputError
 from app.core.progress import Progress
 from app.ml.evaluate import (
     EvalSetup,
@@ -63,7 +64,8 @@ def add_parser(subparsers: Subparsers, parents: Sequence[argparse.ArgumentParser
         "--degrade",
         metavar='"sigma=25"',
         default="",
-        help="degradation spec, e.g. sigma=25 | jpeg=10 | scale=4 | scratches=0.5",
+        help="degradation spec, e.g. sigma=25 | jpeg=10 | scale=4 | scratches=0.5 | "
+        "camera=iso3200 (camera pipeline noise) | grain=0.4,grain_size=1.5 (film grain)",
     )
     p.add_argument(
         "--holes",
@@ -71,6 +73,13 @@ def add_parser(subparsers: Subparsers, parents: Sequence[argparse.ArgumentParser
         help="inpaint: random square holes, e.g. 32x8 (else the spec's damage)",
     )
     p.add_argument("--limit", metavar="N", type=positive_int, help="use only the first N images")
+    p.add_argument(
+        "--noisy",
+        metavar="DIR",
+        type=Path,
+        help="real pairs: score the images of DIR (named like the clean ones in --data) "
+        "instead of synthesising --degrade",
+    )
     add_param_option(p, "set a parameter of the method (repeatable)")
     add_tile_option(p, "tile size in pixels (default 512)")
     add_device_option(p)
@@ -95,14 +104,19 @@ def run(args: argparse.Namespace) -> int:
         float_mode=args.float_mode,
         tile=args.tile,
         params=dict(args.param),
+        noisy=args.noisy,
     )
+    if args.noisy is not None and args.degrade:
+        raise InvalidInputError("give either --noisy (real pairs) or --degrade, not both")
     paths = list_images(args.data, args.limit)
     from app.ml import registry
 
     service = registry.create_service(args.task, args.method, device=args.device)
     print(
         f"{service.info.key} on {service.device}, {len(paths)} images, "
-        f"degrade {args.degrade or 'none'}" + (f", holes {args.holes}" if args.holes else "")
+        f"degrade {args.degrade or 'none'}"
+        + (f", holes {args.holes}" if args.holes else "")
+        + (f", real pairs from {args.noisy}" if args.noisy else "")
     )
     rows = run_rows(service, paths, setup)
     print_summary(rows)

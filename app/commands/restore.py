@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +26,7 @@ from app.commands.common import (
     progress_bar,
     service_params,
 )
+from app.commands.route import add_route_option, route_param
 from app.core import image_io
 from app.core.errors import InvalidInputError
 from app.core.image_meta import meta_for_size
@@ -61,12 +63,19 @@ def add_parser(subparsers: Subparsers, parents: Sequence[argparse.ArgumentParser
     p.add_argument("--quality", type=int, help="JPEG quality the input was saved at (deblock)")
     p.add_argument("--scale", type=positive_int, help="upscaling factor")
     p.add_argument(
+        "--blur",
+        type=float,
+        help="upscale: Gaussian blur std (px) the photo had before it was made smaller "
+        "(0 = sharp, the default; -1 = estimate it from the photo, blind)",
+    )
+    p.add_argument(
         "--no-detect",
         action="store_true",
         help="old-photo: do not detect damage, use only --mask",
     )
     p.add_argument("--upscale", type=positive_int, help="old-photo: final upscaling factor")
     add_param_option(p, "any other parameter of the method (repeatable)")
+    add_route_option(p)
     add_tile_option(p, "tile size in pixels; smaller uses less memory (default 512)")
     add_device_option(p)
     p.add_argument(
@@ -98,12 +107,20 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError("--no-detect and --upscale are only used by --task old-photo")
     if not 1 <= args.jpeg_quality <= 100:
         raise InvalidInputError(f"--jpeg-quality must be 1..100, got {args.jpeg_quality}")
-    loaded = image_io.load(src)
+    early: list[Service] = []  # created while the image is decoded (docs/throughput.md)
+    prepare = threading.Thread(target=_create_early, args=(args, early), daemon=True)
+    prepare.start()
+    try:
+        loaded = image_io.load(src)
+    finally:
+        prepare.join()
     height, width = loaded.pixels.shape[:2]
     mask = image_io.load_mask(args.mask, size=(height, width)) if args.mask else None
     recipe = latent_options.load_recipe(args, (height, width))
     method = args.method or (recipe.method if recipe is not None else None)
-    service = create(args.task, method, args.device)
+    service = (
+        early[0] if early and method == args.method else create(args.task, method, args.device)
+    )
     given = latent_options.recipe_params(recipe, requested_params(args, service))
     params = service_params(service, given, implied={"scale": service.output_scale()})
     service, params, tile = latent_options.steer(args, service, params, recipe, (height, width))
@@ -126,6 +143,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _create_early(args: argparse.Namespace, out: list[Service]) -> None:
+    """Append the service ``--task/--method`` names to ``out`` (importing torch and the
+    model code, ~2 s, on a thread while the main thread decodes the image); on any error
+    append nothing, and :func:`run` creates it again and reports the error."""
+    try:
+        out.append(create(args.task, args.method, args.device))
+    except Exception:  # noqa: BLE001 - reported by the second attempt on the main thread
+        return
+
+
 def create(task: str, method: str | None, device: str) -> Service:
     """The registry's service for ``task``/``method`` on ``device`` (imported lazily: torch)."""
     if task == "old-photo" and method in (None, "pipeline"):
@@ -138,13 +165,13 @@ def create(task: str, method: str | None, device: str) -> Service:
 
 
 def requested_params(args: argparse.Namespace, service: Service) -> dict[str, Any]:
-    """``--sigma/--quality/--scale`` and every ``--param NAME=VALUE``, by parameter name.
+    """``--sigma/--quality/--scale/--blur`` and every ``--param NAME=VALUE``, by parameter name.
 
     ``--scale`` sets ``upscale`` for services that call their factor that (old-photo).
     """
     names = {p.name for p in service.info.params}
     params: dict[str, Any] = {}
-    for name in ("sigma", "quality", "scale"):
+    for name in ("sigma", "quality", "scale", "blur"):
         value = getattr(args, name)
         if name == "scale" and "scale" not in names and "upscale" in names:
             name = "upscale"
@@ -154,6 +181,7 @@ def requested_params(args: argparse.Namespace, service: Service) -> dict[str, An
         params["detect"] = False
     if getattr(args, "upscale", None):
         params["upscale"] = args.upscale
+    route_param(args, names, params)
     for name, value in args.param:
         if name in params:
             raise InvalidInputError(f"parameter {name} is given twice")
@@ -164,7 +192,9 @@ def requested_params(args: argparse.Namespace, service: Service) -> dict[str, An
 def report(src: Path, dst: Path, service: Service, result: np.ndarray, seconds: float) -> None:
     """One line on stdout: what was written, by which method, how big, how long."""
     h, w = result.shape[:2]
+    note = str(getattr(service, "run_note", "") or "")  # e.g. the blur an upscaler estimated
     print(
-        f"{src} -> {dst}: {service.info.key} on {service.device}, {w}x{h}, {seconds:.2f} s",
+        f"{src} -> {dst}: {service.info.key} on {service.device}, {w}x{h}, {seconds:.2f} s"
+        + (f", {note}" if note else ""),
         file=sys.stdout,
     )

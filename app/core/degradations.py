@@ -21,7 +21,7 @@ Conventions and units:
 - ``shot`` and ``read`` are the camera pipeline's linear-scale noise stds
   (:mod:`app.core.camera_noise`: inverse tone curve, Bayer mosaic, Poisson-Gaussian
   noise, ``demosaic`` "bilinear" or "ea", tone curve); ``camera`` names an ISO preset
-  (``camera=iso3200``) that fills ``shot``/``read`` when neither is given. The
+  (``camera=iso3200``) that fills ``shot``/``read`` when both are 0. The
   camera's JPEG is the ``jpeg`` step, which always comes last.
 
 Noise-like steps (grain, Poisson, Gaussian) do not clip, so their statistics are exact;
@@ -96,6 +96,12 @@ class DegradationSpec:
     seed: int = 0
     quantize: bool = True
 
+    def __post_init__(self) -> None:
+        """A ``camera`` preset fills ``shot`` and ``read`` when both are 0."""
+        if self.camera and self.shot == 0 and self.read == 0:
+            key = str(self.camera).strip().lower()
+            self.shot, self.read = ISO_PRESETS.get(key, (0.0, 0.0))
+
     @classmethod
     def names(cls) -> tuple[str, ...]:
         """The parameter names, in declaration order."""
@@ -119,10 +125,7 @@ class DegradationSpec:
                 f"unknown degradation parameter {', '.join(map(repr, unknown))}; "
                 f"valid names: {', '.join(cls.names())}"
             )
-        values = {name: _coerce(name, value) for name, value in d.items()}
-        if values.get("camera") and "shot" not in values and "read" not in values:
-            values["shot"], values["read"] = _camera_preset(values["camera"])
-        spec = cls(**values)
+        spec = cls(**{name: _coerce(name, value) for name, value in d.items()})
         spec.validate()
         return spec
 

@@ -46,6 +46,7 @@ _RANK = {
     LayerKind.RESULT: 2,
     LayerKind.DIFFERENCE: 3,
     LayerKind.LATENT: 4,
+    LayerKind.ROUTE: 4,
     LayerKind.PROBABILITY: 5,
     LayerKind.STRENGTH: 6,
     LayerKind.MASK: 7,
@@ -58,6 +59,8 @@ DEFAULT_NAMES = {
     LayerKind.GROUND_TRUTH: "Ground truth",
 }
 DIFFERENCE_GAIN = 4.0
+ROUTE_LAYER = "Route"
+"""The ``extra_layers`` name a routed restore gives its route map (a ROUTE layer)."""
 """``meta["display_gain"]`` of new difference layers: the canvas amplifies |diff| by it."""
 
 
@@ -276,11 +279,11 @@ class Document:
         ``pixels``: float32 (H*s, W*s, 3) in [0, 1] (s = 1, or the upscale factor); the
         layer takes the array without copying. Replaces the RESULT layer's data (or adds
         one, visible, above the original), recomputes the DIFFERENCE layer (added hidden
-        the first time; see :func:`difference_map`), adds or replaces one LATENT layer per
-        ``extra_layers`` entry (name -> float32 (h, w) map; ``meta["scale"]`` = H / h,
-        ``meta["range"]`` = (min, max); added hidden, so several maps do not cover the
-        result), and appends ``{task, method, params, time,
-        scale[, spec]}`` to the recipe. The RESULT layer's meta is
+        the first time; see :func:`difference_map`), adds or replaces one LATENT layer
+        (a ROUTE layer for :data:`ROUTE_LAYER`) per ``extra_layers`` entry (name ->
+        float32 (h, w) map; ``meta["scale"]`` = H / h, ``meta["range"]`` = (min, max);
+        added hidden, so several maps do not cover the result), and appends
+        ``{task, method, params, time, scale[, spec]}`` to the recipe. The RESULT layer's meta is
         ``{"task", "method", "params", "scale"}``.
         """
         pixels = check_layer_data(LayerKind.RESULT, pixels)
@@ -295,7 +298,8 @@ class Document:
             self._put_difference(pixels)
             for name, latent in (extra_layers or {}).items():
                 meta = _latent_meta(latent, self.size)
-                self._put_layer(LayerKind.LATENT, name, latent, meta, visible=False)
+                kind = LayerKind.ROUTE if name == ROUTE_LAYER else LayerKind.LATENT
+                self._put_layer(kind, name, latent, meta, visible=False)
             self.history.push(AppendRecipe(self, entry))
 
     def set_mask(self, mask: np.ndarray, text: str = "Set mask") -> None:

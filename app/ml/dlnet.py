@@ -1,8 +1,10 @@
 """DL-Net's recursive likelihood module (Guo et al., section III-C, Eqn. 4-5).
 
 For a network split as f = h o g, starting from z^(0) = g(y), the module runs ADAM-like
-updates on z that lower the fidelity term ``|| M * h(z) - M * y ||^2`` where ``M`` marks
-the *known* pixels (for inpainting ``M = 1 - mask``)::
+updates on z that lower the fidelity term ``|| M * (W(h(z)) - y) ||^2`` where ``M`` marks
+the *known* pixels (for inpainting ``M = 1 - mask``, ``W`` the identity) and ``W`` is the
+known degradation operator (for super-resolution blur + downscale, :mod:`app.ml.sr_ops`,
+``M = 1``)::
 
     m_k = b1 m_{k-1} + (1 - b1) grad_k          v_k = b2 v_{k-1} + (1 - b2) grad_k^2
     m^_k = m_k / (1 - b1)                       v^_k = v_k / (1 - b2)
@@ -28,27 +30,43 @@ BETAS = (0.9, 0.999)
 V_FLOOR = 1e-16
 
 
-def fidelity(x_hat: torch.Tensor, y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-    """Sum of squared errors on the known pixels: ``|| known * (x_hat - y) ||^2`` (scalar)."""
-    return (known * (x_hat - y)).pow(2).sum()
+Operator = Callable[[torch.Tensor], torch.Tensor]
+
+
+def fidelity(
+    x_hat: torch.Tensor,
+    y: torch.Tensor,
+    known: torch.Tensor | None = None,
+    operator: Operator | None = None,
+) -> torch.Tensor:
+    """``|| known * (W(x_hat) - y) ||^2`` (scalar): ``W`` = ``operator`` (identity when
+    None, e.g. blur + downscale for super-resolution), ``known`` a weight per observed
+    pixel (all ones when None; for inpainting the known pixels)."""
+    residual = (operator(x_hat) if operator is not None else x_hat) - y
+    if known is not None:
+        residual = known * residual
+    return residual.pow(2).sum()
 
 
 def refine(
     h: Callable[[torch.Tensor], torch.Tensor],
     z0: torch.Tensor,
     y: torch.Tensor,
-    known: torch.Tensor,
+    known: torch.Tensor | None,
     k: int = PAPER_K,
     gamma: float = PAPER_GAMMA,
     *,
     create_graph: bool = False,
     betas: tuple[float, float] = BETAS,
+    operator: Operator | None = None,
 ) -> torch.Tensor:
     """z^(K-1) after ``max(k - 1, 0)`` updates of Eqn. 5 starting at ``z0``.
 
-    ``y`` (N, 3, H, W) is the observation, ``known`` (N, 1 or 3, H, W) in [0, 1] the
-    weight of each pixel in the fidelity term. Needs autograd enabled (not inference
-    mode); without ``create_graph`` the result is detached from the graph of ``z0``.
+    ``y`` (N, C, H', W') is the observation, ``known`` (N, 1 or C, H', W') in [0, 1] the
+    weight of each observed pixel (None: all 1) and ``operator`` the degradation W that
+    maps h's output to the observation's space (None: identity, as for inpainting); the
+    fidelity term is :func:`fidelity`. Needs autograd enabled (not inference mode);
+    without ``create_graph`` the result is detached from the graph of ``z0``.
     """
     b1, b2 = betas
     z = z0 if create_graph else z0.detach()
@@ -57,7 +75,7 @@ def refine(
     for _ in range(max(k - 1, 0)):
         if not z.requires_grad:
             z = z.requires_grad_()
-        loss = fidelity(h(z), y, known)
+        loss = fidelity(h(z), y, known, operator)
         (grad,) = torch.autograd.grad(loss, z, create_graph=create_graph)
         m = b1 * m + (1 - b1) * grad
         v = b2 * v + (1 - b2) * grad * grad
@@ -92,6 +110,32 @@ def dlnet_forward(
     if k > 1:
         with torch.enable_grad():
             z = refine(h, z, y, known, k, gamma, create_graph=create_graph)
+    if create_graph:
+        return h(z)
+    with torch.no_grad():
+        return h(z)
+
+
+def dlnet_forward_op(
+    g: Callable[[], torch.Tensor],
+    h: Callable[[torch.Tensor], torch.Tensor],
+    y: torch.Tensor,
+    operator: Operator,
+    k: int = PAPER_K,
+    gamma: float = PAPER_GAMMA,
+    *,
+    create_graph: bool = False,
+) -> torch.Tensor:
+    """x_hat = h(z^(K-1)) with z^(0) = g() and the fidelity ``||operator(h(z)) - y||^2``
+    (e.g. super-resolution: blur + downscale); otherwise as :func:`dlnet_forward`."""
+    if create_graph:
+        z = g()
+    else:
+        with torch.no_grad():
+            z = g()
+    if k > 1:
+        with torch.enable_grad():
+            z = refine(h, z, y, None, k, gamma, create_graph=create_graph, operator=operator)
     if create_graph:
         return h(z)
     with torch.no_grad():

@@ -25,6 +25,7 @@ smaller by ``scale**2``). This module imports no torch itself; services come fro
 from __future__ import annotations
 
 import dataclasses
+import glob
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -43,7 +44,9 @@ from app.ml.services.base import Service
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
 # Known degradation parameters handed to a (non-blind) service that declares them.
-SPEC_TO_PARAM = {"sigma": "sigma", "jpeg": "quality", "scale": "scale"}
+SPEC_TO_PARAM = {"sigma": "sigma", "jpeg": "quality", "scale": "scale", "blur": "blur"}
+# Handed over even when 0 (a known "no blur" is not "unknown": -1 asks for an estimate).
+ZERO_IS_KNOWN = frozenset({"blur"})
 HOLE_FILL = 1.0  # value written into hole pixels of the degraded image (white, like scratches)
 OnProgress = Callable[[Progress], None]
 
@@ -91,6 +94,7 @@ class EvalSetup:
     float_mode: bool = False
     tile: int = 512
     params: Mapping[str, Any] = field(default_factory=dict)
+    noisy: Path | None = None  # real pairs: degraded inputs named like the clean images
 
 
 @dataclass
@@ -162,13 +166,36 @@ def prepare_case(clean: np.ndarray, setup: EvalSetup, seed: int) -> Case:
     return Case(clean=clean, degraded=degraded, mask=damage.astype(np.float32))
 
 
+def paired_case(clean_path: Path, noisy_dir: Path, setup: EvalSetup) -> Case:
+    """A real (noisy, clean) pair: the input is the image of ``noisy_dir`` with the clean
+    image's stem (any image extension), scored as it is (8-bit rounded unless float mode).
+
+    Raises InvalidInputError when it is missing or its size differs.
+    """
+    matches = sorted(p for p in noisy_dir.glob(f"{glob.escape(clean_path.stem)}.*")
+                     if p.suffix.lower() in IMAGE_SUFFIXES)  # fmt: skip
+    if not matches:
+        raise InvalidInputError(f"no image named {clean_path.stem}.* in {noisy_dir} to pair "
+                                f"with {clean_path.name}")  # fmt: skip
+    clean = image_io.load(clean_path).pixels
+    noisy = image_io.load(matches[0]).pixels
+    if not setup.float_mode:
+        clean, noisy = quantize8(clean), quantize8(noisy)
+    if noisy.shape != clean.shape:
+        raise InvalidInputError(
+            f"{matches[0].name} is {noisy.shape[1]}x{noisy.shape[0]} but its clean image "
+            f"{clean_path.name} is {clean.shape[1]}x{clean.shape[0]}"
+        )
+    return Case(clean=clean, degraded=noisy)
+
+
 def service_params(service: Service, setup: EvalSetup) -> dict[str, Any]:
     """Known degradation parameters the service declares (non-blind use), then overrides."""
     names = {p.name for p in service.info.params}
     params: dict[str, Any] = {}
     for spec_name, param in SPEC_TO_PARAM.items():
         value = getattr(setup.spec, spec_name, None)
-        if param in names and value:
+        if param in names and (value or (param in ZERO_IS_KNOWN and value is not None)):
             params[param] = value
     unknown = sorted(set(setup.params) - names)
     if unknown:
@@ -250,7 +277,10 @@ def evaluate(
     scale = int(setup.spec.scale)
     check_scale(service, params, setup)
     for index, path in enumerate(paths):
-        case = prepare_case(image_io.load(path).pixels, setup, base_seed + index)
+        if setup.noisy is not None:
+            case = paired_case(path, setup.noisy, setup)
+        else:
+            case = prepare_case(image_io.load(path).pixels, setup, base_seed + index)
         if index == 0:
             warm_up(service, case, params, setup.tile)
         result, ms = restore(service, case, params, setup.tile, on_progress)

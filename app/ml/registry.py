@@ -33,6 +33,7 @@ MODELS_ENV = "PATINA_MODELS_DIR"
 ARCH_FACTORIES: dict[str, str] = {
     "vdir": "app.ml.services.vdir:VDIRService",
     "dlnet-inpaint": "app.ml.services.inpaint:InpaintService",
+    "dlnet-sr": "app.ml.services.upscale:UpscaleService",
 }
 
 
@@ -60,6 +61,8 @@ class ModelEntry:
     default: bool = True  # False: listed, but not chosen when no method is given
     est_note: str = ""  # a caveat shown with the EST readout (e.g. "does not track quality")
     preview: str = ""  # weights of a quicker restorer for window previews (absolute; "": none)
+    steer_noise: str = "gaussian"  # noise of the latent strength axis (latent_edit.noisier)
+    route: str = ""  # weights of a pathfinder routing regions full/quick (absolute; "": none)
 
     @property
     def info(self) -> ServiceInfo:
@@ -107,15 +110,27 @@ def _entry(raw: Mapping[str, Any], folder: Path) -> ModelEntry:
         task=str(raw["task"]),
         method=str(raw.get("method") or raw["arch"]),
         arch=str(raw["arch"]),
-        file=str(folder / str(raw["file"])),
+        file=_model_file(folder, raw["file"]),
         title=str(raw.get("title", "")),
         config=dict(config) if isinstance(config, Mapping) else {"value": config},
         card=str(raw.get("card", "")),
         metrics=dict(raw.get("metrics") or {}),
         default=bool(raw.get("default", True)),
         est_note=str(raw.get("est_note", "")),
-        preview=str(folder / str(raw["preview"])) if raw.get("preview") else "",
+        steer_noise=str(raw.get("steer_noise", "gaussian")),
+        preview=_model_file(folder, raw["preview"]) if raw.get("preview") else "",
+        route=_model_file(folder, raw["route"]) if raw.get("route") else "",
     )
+
+
+def _model_file(folder: Path, name: object) -> str:
+    """``folder / name``; ValueError when ``name`` is absolute or climbs out with ``..``:
+    a manifest names only files inside its own models folder."""
+    text, base = str(name), os.path.normpath(folder)
+    path = os.path.normpath(folder / text)
+    if os.path.isabs(text) or os.path.commonpath([path, base]) != base:
+        raise ValueError(f"the file {text!r} is outside the models folder")
+    return path
 
 
 def load_manifest(models_dir: Path | None = None) -> list[ModelEntry]:

@@ -83,7 +83,12 @@ class Steerable(Protocol):
     def encode_with_std(self, y: np.ndarray, tile: int = 512) -> tuple[np.ndarray, np.ndarray]: ...
 
     def restore(
-        self, y: np.ndarray, latent: np.ndarray, tile: int = 512, ensemble: int = 1
+        self,
+        y: np.ndarray,
+        latent: np.ndarray,
+        tile: int = 512,
+        ensemble: int = 1,
+        route: str = "full",
     ) -> Work[np.ndarray]: ...
 
     def estimate(self, latent: np.ndarray) -> dict[str, float]: ...
@@ -133,12 +138,15 @@ def strength_direction(
 ) -> np.ndarray:
     """``c(y + n) - c(y)``, (h, w, L) float32: the "more restoration" axis of the latent.
 
-    ``n`` is Gaussian noise of ``sigma`` (0..255), hashed on absolute positions (``origin``
+    ``n`` is noise of std ``sigma`` (0..255), hashed on absolute positions (``origin``
     is where ``y`` sits in the original), so a crop's direction is the crop of the whole
-    image's. ``mean``: ``c(y)`` when already computed.
+    image's: white Gaussian, or demosaic-correlated when the service's ``steer_noise`` is
+    ``"camera"`` (the real-noise model, so the axis follows real noise). ``mean``: ``c(y)``
+    when already computed.
     """
     own = service.encode(y, tile) if mean is None else mean
-    far = service.encode(noisier(y, origin, sigma, seed), tile)
+    kind = str(getattr(service, "steer_noise", "gaussian") or "gaussian")
+    far = service.encode(noisier(y, origin, sigma, seed, kind), tile)
     return np.asarray(far - own, np.float32)
 
 
@@ -201,7 +209,7 @@ class SteeredService(Service):
                               help="1 = neutral; above cleans more, below keeps more"),
                     ParamSpec("seed", seed, -1, 2**31 - 1,
                               help="-1: the mean latent; else a latent sampled with this seed"),
-                    *(p for p in base.info.params if p.name == "ensemble")),
+                    *(p for p in base.info.params if p.name in ("ensemble", "route"))),
         )  # fmt: skip
 
     def effective_edit(self, params: dict[str, Any]) -> LatentEdit:
@@ -235,8 +243,10 @@ class SteeredService(Service):
         yield Progress(2, 2, "encode")
         latent = apply_edit(mean, std, edit, direction, smap, sources=sources, origin=self.origin)
         ensemble = int(params.get("ensemble", 1))
-        out = yield from self.base.restore(image, latent, tile, ensemble)
-        self.extra_layers = latent_layers(self.base, mean, std)
+        route = str(params.get("route", "full"))
+        out = yield from self.base.restore(image, latent, tile, ensemble, route)
+        routed = dict(getattr(self.base, "extra_layers", None) or {}) if route != "full" else {}
+        self.extra_layers = {**latent_layers(self.base, mean, std), **routed}
         return out
 
     def _map(self, size: tuple[int, int]) -> np.ndarray | None:

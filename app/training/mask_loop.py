@@ -14,12 +14,10 @@ file work as in the VDIR loop.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, cast
@@ -28,13 +26,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from app.core.errors import PatinaError
 from app.training import checkpoint as ck
 from app.training.config import BaseTrainConfig
 from app.training.data import split_bank
 from app.training.loop import Logger, lr_at, optimizer_step
 
-MASK_TASKS = ("inpaint", "detect", "preview")
+MASK_TASKS = ("inpaint", "detect", "preview", "sr", "vdir-sr")
 
 
 @dataclass(frozen=True)
@@ -88,6 +85,14 @@ def task_for(name: str) -> MaskTask:
         from app.training import preview_task
 
         return cast(MaskTask, preview_task)
+    if name == "sr":
+        from app.training import sr_task
+
+        return cast(MaskTask, sr_task)
+    if name == "vdir-sr":
+        from app.training import vdir_sr_task
+
+        return cast(MaskTask, vdir_sr_task)
     from app.training import detect_task
 
     return cast(MaskTask, detect_task)
@@ -192,45 +197,12 @@ def timed_steps(cfg: MaskTaskConfig, data_dir: Path, n: int) -> float:
     return (time.perf_counter() - t0) / n
 
 
-def main(argv: list[str] | None = None, _train: Callable[..., Any] = train) -> int:
-    """CLI; prints the summary as JSON. 0 on success, 2 on a user error."""
-    from app.training.cli import DEFAULT_DATA, write_run_info
+def main(argv: list[str] | None = None) -> int:
+    """``python -m app.training.mask_loop``: an alias of ``patina train`` (any task; ``--time N``
+    times steps), ``--threads`` defaulting to 1. 0 on success, 2 on a user error."""
+    from app.training.cli import main as train_main
 
-    p = argparse.ArgumentParser(prog="python -m app.training.mask_loop")
-    p.add_argument("config")
-    p.add_argument("--data", default=DEFAULT_DATA)
-    p.add_argument("--out", default=None)
-    p.add_argument("--steps", type=int, default=None)
-    p.add_argument("--resume", action="store_true")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--time", type=int, default=0, help="only time N steps and exit")
-    args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    try:
-        cfg = MaskTaskConfig.load(args.config)
-        if args.steps:
-            cfg = MaskTaskConfig.from_dict({**cfg.to_dict(), "steps": args.steps})
-        if args.time:
-            print(
-                json.dumps({"s_per_step": round(timed_steps(cfg, Path(args.data), args.time), 3)})
-            )
-            return 0
-        out = Path(args.out or f"runs/{Path(args.config).stem}")
-        write_run_info(out, list(argv or []), "cpu", args.data)
-        info = json.loads((out / "run_info.json").read_text())
-        info["command"] = info["command"].replace("app.training ", "app.training.mask_loop ", 1)
-        if "later_commands" in info:
-            info["later_commands"] = [
-                c.replace("app.training ", "app.training.mask_loop ", 1)
-                for c in info["later_commands"]
-            ]
-        (out / "run_info.json").write_text(json.dumps(info, indent=2))
-        summary = _train(cfg, Path(args.data), out, resume=args.resume)
-    except PatinaError as err:
-        print(f"error: {err}")
-        return 2
-    print(json.dumps(summary))
-    return 0
+    return train_main(argv, prog="python -m app.training.mask_loop", threads=1)
 
 
 if __name__ == "__main__":

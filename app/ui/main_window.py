@@ -372,6 +372,9 @@ class MainWindow(LatentActions, ToolActions, HelpActions, FileActions, QMainWind
             return
         self.set_document(doc)
         self.status.showMessage("Degraded copy opened; the clean image is its ground truth", 4000)
+        self.background.run(
+            doc.input_metrics, self.degrade_panel.set_input_metrics, lambda message, details: None
+        )
 
     def show_batch(self) -> None:
         """File > Batch…: the modeless batch dialog (one per window)."""

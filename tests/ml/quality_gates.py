@@ -35,8 +35,12 @@ SPECS = {
     "denoise": DegradationSpec(sigma=25),
     "deblock": DegradationSpec(jpeg=20),
     "old-photo": DegradationSpec(fade=0.3, blur=0.8, grain=0.3, sigma=15, jpeg=60),
+    "real": DegradationSpec(camera="iso1600", jpeg=90),  # vdir-real: camera noise + its JPEG
 }
-TASK_OF = {"vdir-denoise": "denoise", "vdir-deblock": "deblock", "vdir-old-photo": "old-photo"}
+TASK_OF = {
+    "vdir-denoise": "denoise", "vdir-deblock": "deblock", "vdir-old-photo": "old-photo",
+    "vdir-real": "real",
+}  # fmt: skip
 
 
 @dataclass
@@ -205,6 +209,8 @@ def measure() -> dict[str, float]:
     out["swap denoise->old-photo"] = vdir_gain("vdir-denoise", "old-photo")
     out["swap old-photo->denoise"] = vdir_gain("vdir-old-photo", "denoise")
     out["swap denoise-preview->old-photo"] = _swapped_preview()
+    out["swap denoise->real"] = vdir_gain("vdir-denoise", "real")
+    out["swap old-photo->real"] = vdir_gain("vdir-old-photo", "real")
     out["holes K=5"] = inpaint_psnr()
     out["holes K=1"] = inpaint_psnr(k=1)
     out["holes K=5 scrambled"] = inpaint_psnr(scramble=True)

@@ -197,3 +197,27 @@ def test_bench_service_times_and_skips() -> None:
 def test_bench_inpaint_gets_a_mask() -> None:
     (result,) = bench_service(Identity("inpaint", uses_mask=True), [0.01], probe_mp=0.005)
     assert result.ms is not None
+
+
+def test_real_pairs_are_scored_as_given(tmp_path: Path) -> None:
+    from app.cli import main
+
+    clean_dir, noisy_dir = tmp_path / "clean", tmp_path / "noisy"
+    clean_dir.mkdir()
+    noisy_dir.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        clean = np.full((24, 32, 3), 0.5, np.float32)
+        noisy = np.clip(clean + rng.normal(0, 0.05, clean.shape), 0, 1).astype(np.float32)
+        image_io.save(clean_dir / f"{name}.png", clean, bit_depth=8)
+        image_io.save(noisy_dir / f"{name}.jpg", noisy, bit_depth=8, quality=98)
+    out = tmp_path / "r.json"
+    argv = ["eval", "--task", "denoise", "--method", "gaussian", "--data", str(clean_dir),
+            "--noisy", str(noisy_dir), "--json", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    report = json.loads(out.read_text())
+    assert [r["name"] for r in report["per_image"]] == ["a.png", "b.png"]
+    assert 24.0 < report["mean"]["input_psnr"] < 28.0  # sigma 0.05 ~ 26 dB, not re-degraded
+    (noisy_dir / "b.jpg").unlink()
+    assert main(argv[:-2]) == 2  # b has no pair: a one-line error
+    assert main([*argv[:-2], "--degrade", "sigma=5"]) == 2  # one protocol at a time

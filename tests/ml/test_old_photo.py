@@ -128,3 +128,20 @@ def test_importing_the_pipeline_does_not_import_torch() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
                          check=True)  # fmt: skip
     assert out.stdout.strip() == "False"
+
+
+def test_restore_choice_picks_the_grain_restorer(scan: tuple[np.ndarray, np.ndarray]) -> None:
+    from app.ml.classical import BilateralDenoiser
+
+    img, _ = scan
+    pipeline = OldPhotoPipeline(None, NavierStokesInpainter(), GaussianDenoiser(), None,
+                                BilateralDenoiser())  # fmt: skip
+    grain = drive(pipeline.run(img, params={"detect": False, "restore": "grain"}))
+    printed = drive(pipeline.run(img, params={"detect": False}))
+    assert grain.recipe[-1]["method"] != printed.recipe[-1]["method"]
+    assert grain.recipe[-1]["method"].endswith("bilateral")
+    no_grain = OldPhotoPipeline(None, NavierStokesInpainter(), GaussianDenoiser())
+    same = drive(no_grain.run(img, params={"detect": False, "restore": "grain"}))
+    np.testing.assert_array_equal(same.final, printed.final)
+    with pytest.raises(InvalidInputError, match="restore must be one of"):
+        drive(pipeline.run(img, params={"restore": "sepia"}))

@@ -248,3 +248,18 @@ def test_embedding_by_tsne(base: TinyVDIRService) -> None:
     imgs = [image(64, 96, seed) for seed in range(2)]
     emb = embedding(base, imgs, patch=16, method="tsne")
     assert emb.method == "tsne" and emb.points.shape == (len(emb.est), 2)
+
+
+def test_camera_steering_noise_gives_its_own_crop_consistent_direction(
+    base: TinyVDIRService,
+) -> None:
+    img = image(128, 128, seed=2)
+    gaussian = strength_direction(base, img)
+    base.steer_noise = "camera"  # type: ignore[attr-defined]
+    try:
+        camera = strength_direction(base, img)
+        crop = strength_direction(base, img[32:96, 16:112], origin=(32, 16))
+    finally:
+        del base.steer_noise  # type: ignore[attr-defined]
+    assert not np.allclose(camera, gaussian)
+    np.testing.assert_allclose(crop[4:-4, 4:-4], camera[8:24, 4:28][4:-4, 4:-4], atol=1e-4)

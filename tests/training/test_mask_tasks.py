@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -16,17 +15,6 @@ TINY_ARCH = {
     "inpaint": {"widths": [4, 4, 8, 8], "dilations": [2], "z_channels": 4},
     "detect": {"widths": [4, 4, 4], "dilations": [2]},
 }
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    rng = np.random.default_rng(0)
-    folder = tmp_path / "data"
-    folder.mkdir()
-    for i in range(3):
-        img = (rng.random((48, 48, 3)) * 255).astype(np.uint8)
-        cv2.imwrite(str(folder / f"{i}.png"), cv2.GaussianBlur(img, (0, 0), 2))
-    return folder
 
 
 def _cfg(task: str, steps: int) -> mask_loop.MaskTaskConfig:

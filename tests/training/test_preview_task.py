@@ -20,9 +20,6 @@ from app.training import mask_loop, preview_task
 from app.training.evaluate import service_for
 from app.training.export import export_run, save_weights
 from tests.ml.test_vdir import TINY
-from tests.training.test_mask_tasks import data_dir
-
-__all__ = ["data_dir"]  # the fixture, shared with the mask-task tests
 
 STUDENT = {**TINY.to_dict(), "enc_blocks": [0, 1], "dec_blocks": [0, 1], "sft_levels": [1, 2, 3]}
 

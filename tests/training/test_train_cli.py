@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
 from app.cli import main as patina
@@ -21,18 +19,6 @@ TINY_RUN = {"patch": 32, "batch": 2, "steps": 5, "warmup": 1, "val_images": 1,
             "val_crop": 32, "log_every": 1, "val_every": 2}  # fmt: skip
 TINY_DETECT = {"task": "detect", "arch": {"widths": [4, 4, 4], "dilations": [2]}, **TINY_RUN}
 TINY_VDIR = {"task": "denoise", "arch": TINY.to_dict(), **TINY_RUN}
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    """Three blurred random 48x48 images."""
-    rng = np.random.default_rng(0)
-    folder = tmp_path / "data"
-    folder.mkdir()
-    for i in range(3):
-        img = (rng.random((48, 48, 3)) * 255).astype(np.uint8)
-        cv2.imwrite(str(folder / f"{i}.png"), cv2.GaussianBlur(img, (0, 0), 2))
-    return folder
 
 
 def write_config(folder: Path, data: object) -> Path:

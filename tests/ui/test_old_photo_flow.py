@@ -193,3 +193,16 @@ def test_pipeline_from_restore_dock_repairs_only_the_mask(window, qtbot, pipelin
     assert np.array_equal(doc.mask_layer().data, painted)
     assert _results(doc) == ["Inpainted", "Result"]
     assert _stage_recipe(doc) == ["inpaint", "old-photo"]
+
+
+def test_restore_for_grain_runs_the_grain_restorer(window, qtbot, damage) -> None:  # noqa: ANN001
+    stages = OldPhotoPipeline(None, TeleaInpainter(), tiny_service("old-photo"), None,
+                              tiny_service("denoise"))  # fmt: skip
+    damage.pipeline_factory = lambda: OldPhotoService(stages)
+    damage.panel.detect_check.setChecked(True)  # no detector: nothing detected, no inpaint
+    damage.panel.restore_kind.setCurrentIndex(1)
+    assert damage.panel.pipeline_params()["restore"] == "grain"
+    with qtbot.waitSignal(window.jobs.stages_applied, timeout=60_000) as landed:
+        damage.run_pipeline()
+    assert landed.args == [["restored"]]
+    assert _stage_recipe(window.document) == ["denoise"]

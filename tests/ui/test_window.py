@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
 
@@ -191,3 +192,36 @@ def test_degrade_apply_opens_document_with_ground_truth(window, qtbot) -> None: 
     np.testing.assert_array_equal(doc.ground_truth, clean)
     assert np.abs(doc.original.data - clean).mean() > 0.02
     assert doc.recipe and doc.recipe[0]["task"] == "degrade"
+
+
+def test_degrade_panel_camera_preset_and_grain_controls(window) -> None:  # noqa: ANN001
+    from app.core.camera_noise import ISO_PRESETS
+
+    panel = window.degrade_panel
+    panel.camera_preset.setCurrentText("iso3200")
+    panel.set_values(grain=0.4, grain_size=2.0, grain_color=0.0, demosaic="ea")
+    spec = panel.spec()
+    assert (spec.shot, spec.read) == pytest.approx(ISO_PRESETS["iso3200"], abs=1e-3)
+    assert spec.camera == "iso3200" and spec.demosaic == "ea"
+    assert (spec.grain, spec.grain_size, spec.grain_color) == pytest.approx((0.4, 2.0, 0.0))
+    panel.reset()
+    assert panel.spec().is_identity()
+
+
+def test_degrade_live_reapplies_and_shows_input_metrics(window, qtbot) -> None:  # noqa: ANN001
+    clean = rng_image(64, 64, seed=4)
+    window.set_document(Document.from_image(clean))
+    panel = window.degrade_panel
+    panel.live.setChecked(True)
+    with qtbot.waitSignal(window.document_changed, timeout=20_000):
+        panel.set_values(sigma=30.0)
+    qtbot.waitUntil(lambda: panel.metrics.isVisible(), timeout=20_000)
+    first = panel.metrics.text()
+    assert "PSNR" in first and "SSIM" in first
+    np.testing.assert_array_equal(window.document.ground_truth, clean)
+    with qtbot.waitSignal(window.document_changed, timeout=20_000):
+        panel.set_values(sigma=5.0)  # re-synthesised from the clean image, not stacked
+    qtbot.waitUntil(lambda: panel.metrics.text() != first, timeout=20_000)
+    np.testing.assert_array_equal(window.document.ground_truth, clean)
+    assert np.abs(window.document.original.data - clean).mean() < 0.03
+    panel.live.setChecked(False)

@@ -11,7 +11,10 @@ stage's parameters.
 Stage choice (:func:`default_pipeline`): the learned damage detector if shipped, else
 the top-hat baseline; learned inpainting if shipped, else OpenCV Telea
 (:func:`default_inpainter`); the ``old-photo`` VDIR model if the registry lists it, else
-the denoise one, else no restore stage; the registry's upscaler when ``upscale > 1``.
+the denoise one, else no restore stage (with ``restore=grain``, the real-noise model
+``vdir-real`` when listed: it removes coarse film grain and camera noise that the old-photo
+model, trained on fine grain, leaves or worsens; docs/models.md has the numbers); the
+registry's upscaler when ``upscale > 1``.
 Memory: every stage is tiled, so besides the intermediate images (kept as layers) only
 one row of tiles is held at a time.
 
@@ -39,12 +42,16 @@ if TYPE_CHECKING:
     from app.ml.services.detect import Detector
 
 
+RESTORERS = ("print", "grain")
 PARAMS = (
     ParamSpec("detect", True, help="find scratches and dust automatically (else use the mask)"),
     ParamSpec("threshold", DEFAULT_THRESHOLD, 0.0, 1.0, help="damage probability threshold"),
     ParamSpec("grow", DEFAULT_GROW, 0, 16, help="grow the detected mask by this many pixels"),
     ParamSpec("upscale", 1, 1, 4, help="final upscaling factor (1 = none)"),
-)
+    ParamSpec("restore", "print", choices=RESTORERS,
+              help="print: the old-photo model (fading, blur, fine grain, noise, JPEG); "
+                   "grain: the real-noise model (coarse film grain, camera noise)"),
+)  # fmt: skip
 PIPELINE_INFO = ServiceInfo(
     task="old-photo", method="pipeline", title="Old-photo repair (one click)",
     description="Detect scratches and dust (merged with your mask), inpaint them, restore, "
@@ -100,12 +107,22 @@ def _output(
 
 @dataclass
 class OldPhotoPipeline:
-    """The stages; ``restorer`` and ``upscaler`` may be None (stage skipped)."""
+    """The stages; ``restorer`` and ``upscaler`` may be None (stage skipped).
+
+    ``grain_restorer`` restores when ``restore`` is "grain" (the real-noise model); without
+    one, ``restorer`` is used for both choices."""
 
     detector: Detector | None
     inpainter: Service
     restorer: Service | None = None
     upscaler: Service | None = None
+    grain_restorer: Service | None = None
+
+    def restorer_for(self, choice: str) -> Service | None:
+        """The restore stage's service for the ``restore`` parameter's ``choice``."""
+        if choice == "grain" and self.grain_restorer is not None:
+            return self.grain_restorer
+        return self.restorer
 
     def run(
         self,
@@ -134,8 +151,9 @@ class OldPhotoPipeline:
         if res.mask.any():
             current = yield from _stage(self.inpainter, current, res.mask, {}, tile, res)
             res.inpainted = current
-        if self.restorer is not None:
-            current = yield from _stage(self.restorer, current, None, {}, tile, res)
+        restorer = self.restorer_for(p["restore"])
+        if restorer is not None:
+            current = yield from _stage(restorer, current, None, {}, tile, res)
             res.restored = current
         if p["upscale"] > 1 and self.upscaler is not None:
             extra = {"scale": p["upscale"]}
@@ -207,7 +225,8 @@ class OldPhotoService(Service):
 
 def pipeline_device(pipeline: OldPhotoPipeline) -> str:
     """The device of the first stage not on the CPU, else "cpu"."""
-    stages = (pipeline.detector, pipeline.inpainter, pipeline.restorer, pipeline.upscaler)
+    stages = (pipeline.detector, pipeline.inpainter, pipeline.restorer, pipeline.upscaler,
+              pipeline.grain_restorer)  # fmt: skip
     devices = [str(getattr(s, "device", "cpu")) for s in stages if s is not None]
     return next((d for d in devices if d != "cpu"), "cpu")
 
@@ -229,7 +248,10 @@ def default_pipeline(device: str = "auto") -> OldPhotoPipeline:
     registry = _registry()
     restorer = _restorer(registry, device)
     upscaler = _service(registry, "upscale", None, device)
-    return OldPhotoPipeline(default_detector(device), default_inpainter(device), restorer, upscaler)
+    grain = _service(registry, "denoise", "vdir-real", device)
+    return OldPhotoPipeline(
+        default_detector(device), default_inpainter(device), restorer, upscaler, grain
+    )
 
 
 def _registry() -> Any:

@@ -22,6 +22,10 @@ VDIR_PARAMS = (
               help="self-ensemble: average the restorer over 1, 2, 4 or 8 flips/rotations "
                    "of the photo (8: about +0.1 dB on noise, +0.07 on JPEG; 8x the "
                    "restore time)"),
+    ParamSpec("route", "full", choices=("full", "auto"),
+              help="auto: a pathfinder sends each 64-px region to the full or the quick "
+                   "restorer, or leaves a noise-free one as it is (models with a "
+                   "pathfinder; docs/routing.md)"),
 )  # fmt: skip
 
 # DL-Net's defaults (Guo et al.): K = 5 estimates, step gamma = 1e-3; the same values as
@@ -43,7 +47,23 @@ INPAINT_PARAMS = (
     ),
 )
 
+SR_DESCRIPTION = (
+    "Learned super-resolution (DL-Net): a network upscales, then K likelihood steps make "
+    "the result, blurred by Blur and shrunk by Scale, match the photo; Blur = -1 "
+    "estimates the blur first (blind)."
+)
+SR_PARAMS = (
+    ParamSpec("scale", 2, 2, 4, help="enlargement factor (2, 3 or 4)"),
+    ParamSpec("blur", 0.0, -1.0, 3.0,
+              help="Gaussian blur (std, in output pixels) the photo had before it was made "
+                   "smaller; 0 = sharp (default), -1 estimates it from the photo (blind; "
+                   "over-estimates small blurs today: docs/models.md)"),
+    ParamSpec("k", 5, 1, 20, help="DL-Net estimates (1 = no likelihood refinement)"),
+    ParamSpec("gamma", 1e-3, 0.0, 0.1, help="step size of the likelihood refinement"),
+)  # fmt: skip
+
 ARCH_SPECS: dict[str, tuple[tuple[ParamSpec, ...], str]] = {
     "vdir": (VDIR_PARAMS, VDIR_DESCRIPTION),
     "dlnet-inpaint": (INPAINT_PARAMS, INPAINT_DESCRIPTION),
+    "dlnet-sr": (SR_PARAMS, SR_DESCRIPTION),
 }

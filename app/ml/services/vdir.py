@@ -23,6 +23,12 @@ model's and whose restorer skips the full-size level (2.2x quicker on a CPU, mea
 :meth:`VDIRService.quick` gives a service that encodes with this model and restores with
 that one; the window uses it for steered previews, renders always use the full model.
 
+Routing (``route=auto``): a manifest entry may name ``route`` weights, a pathfinder that
+sends each 64-pixel region to the full restorer, the quick one or neither
+(:mod:`app.ml.routing`); a run leaves the map in ``extra_layers["Route"]`` (latent
+resolution, values 0 bypass / 1 quick / 2 full) and ``last_route`` (per region). On the
+quick service (window previews) regions routed to the full path take the quick one.
+
 Self-ensemble (``ensemble`` 2, 4 or 8): the restorer runs on that many flipped/rotated
 views of the image with its latent turned the same way, and the results are turned back
 and averaged; the latent itself (and so any steering) is computed once, unturned.
@@ -37,11 +43,15 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from app.core.document import ROUTE_LAYER
 from app.core.errors import InvalidInputError
 from app.core.progress import Progress, Work, drive, relabel
+from app.core.route_plan import CELL, path_shares, route_pixels
 from app.core.tiling import Tile, crop, pad_to_multiple, plan_tiles, process_tiled
+from app.ml.archs.pathfinder import Pathfinder
 from app.ml.archs.vdir import ALIGN, VDIR, build
 from app.ml.loading import load_arch_model, pick_device
+from app.ml.routing import auto_route, check_route, load_pathfinder, restore_routed
 from app.ml.services.base import Service, ServiceInfo
 from app.ml.services.specs import VDIR_DESCRIPTION
 from app.ml.services.specs import VDIR_PARAMS as PARAMS
@@ -132,11 +142,17 @@ class VDIRService(Service):
     def __init__(self, entry: EntryLike, device: str = "auto", *, quick: bool = False) -> None:
         self.entry = entry
         self.est_note = str(getattr(entry, "est_note", ""))  # caveat for the EST readout
+        self.steer_noise = str(getattr(entry, "steer_noise", "gaussian"))  # strength axis noise
         self.device, self.dtype = pick_device(device)
         self.preview_file = str(getattr(entry, "preview", "") or "")
         if quick and not self.preview_file:
             raise InvalidInputError(f"{entry.id} has no quick preview model")
         self.is_quick = quick
+        self.route_file = str(getattr(entry, "route", "") or "")
+        self.extra_layers: dict[str, np.ndarray] = {}
+        self.last_route: np.ndarray | None = None
+        self.run_note = ""  # after a routed run: each path's share (patina restore prints it)
+        self._parent: VDIRService | None = None
         title = entry.title or f"VDIR {entry.task}"
         self.info = ServiceInfo(
             task=entry.task, method=str(getattr(entry, "method", "vdir")),
@@ -153,7 +169,17 @@ class VDIRService(Service):
             return self
         if self._quick is None:
             self._quick = VDIRService(self.entry, self.device, quick=True)
+            self._quick._parent = self
         return self._quick
+
+    @property
+    def pathfinder(self) -> Pathfinder:
+        """The routing pathfinder named by the entry's ``route`` (InvalidInputError if none)."""
+        if not self.route_file:
+            raise InvalidInputError(
+                f"{self.entry.id} has no pathfinder, so route=auto is not available; use route=full"
+            )
+        return load_pathfinder(self.route_file)
 
     @property
     def model(self) -> VDIR:
@@ -200,11 +226,22 @@ class VDIRService(Service):
         return mean, logvar
 
     def _restore_tiled(
-        self, img: np.ndarray, latent: np.ndarray, tile: int, ensemble: int = 1
+        self,
+        img: np.ndarray,
+        latent: np.ndarray,
+        tile: int,
+        ensemble: int = 1,
+        route: str = "full",
     ) -> Work[np.ndarray]:
         """f(y, c) over a padded image with its (H/4, W/4, L) latent; with ``ensemble`` > 1
         the mean over that many dihedral views of image and latent together (the restorer
-        was trained on flipped and rotated patches), progress counted over all views."""
+        was trained on flipped and rotated patches), progress counted over all views;
+        ``route="auto"``: each region on the path its pathfinder picks (ensemble 1 only)."""
+        self.extra_layers, self.last_route, self.run_note = {}, None, ""
+        if check_route(route) == "auto":
+            if ensemble != 1:
+                raise InvalidInputError("route=auto works without self-ensemble (ensemble 1)")
+            return (yield from self._restore_auto(img, latent, tile))
         views = DIHEDRAL_VIEWS[ensemble]
         if len(views) == 1:
             return (yield from self._restore_view(img, latent, tile))
@@ -217,6 +254,16 @@ class VDIRService(Service):
             out = yield from relabel(view, "restore", i * per_view, len(views) * per_view)
             total += dihedral(out, k, inverse=True)
         return total / len(views)
+
+    def _restore_auto(self, img: np.ndarray, latent: np.ndarray, tile: int) -> Work[np.ndarray]:
+        """Routed f(y, c) (see the module docstring); records the route map."""
+        base = self._parent or self
+        route = auto_route(base, img, latent, preview=self.is_quick)
+        self.last_route = route
+        self.extra_layers = {ROUTE_LAYER: route_pixels(route, latent.shape[:2], CELL // 4)}
+        shares = path_shares(route, img.shape[:2])
+        self.run_note = "route " + ", ".join(f"{k} {v:.0%}" for k, v in shares.items())
+        return (yield from restore_routed(base, img, latent, tile, route))
 
     def _restore_view(self, img: np.ndarray, latent: np.ndarray, tile: int) -> Work[np.ndarray]:
         """f(y, c) over a padded image with its (H/4, W/4, L) latent, blended tiles."""
@@ -251,7 +298,8 @@ class VDIRService(Service):
         img, (h, w) = pad_to_multiple(image, 4)
         size = _tile_size(tile)
         mean, _ = yield from self._encode_tiled(img, size)
-        out = yield from self._restore_tiled(img, mean, size, int(params["ensemble"]))
+        ensemble, route = int(params["ensemble"]), str(params.get("route", "full"))
+        out = yield from self._restore_tiled(img, mean, size, ensemble, route)
         return out[:h, :w]
 
     # ---- the VDIR contract: encode / restore / estimate ----
@@ -267,12 +315,18 @@ class VDIRService(Service):
         return self.encode_with_std(y, tile)[0]
 
     def restore(
-        self, y: np.ndarray, latent: np.ndarray, tile: int = 512, ensemble: int = 1
+        self,
+        y: np.ndarray,
+        latent: np.ndarray,
+        tile: int = 512,
+        ensemble: int = 1,
+        route: str = "full",
     ) -> Work[np.ndarray]:
         """Restore ``y`` with a given latent (e.g. from :meth:`encode` of another input).
 
         ``latent`` must be (ceil(H/4), ceil(W/4), L); ``ensemble`` (1, 2, 4, 8) averages
-        that many flipped/rotated views; returns float32 (H, W, 3) in [0, 1].
+        that many flipped/rotated views; ``route`` "full" or "auto" (routed by the
+        pathfinder, see :mod:`app.ml.routing`); returns float32 (H, W, 3) in [0, 1].
         """
         if ensemble not in DIHEDRAL_VIEWS:
             raise InvalidInputError(f"ensemble must be 1, 2, 4 or 8, not {ensemble}")
@@ -281,7 +335,7 @@ class VDIRService(Service):
         if tuple(latent.shape) != expected:
             raise InvalidInputError(f"latent of shape {latent.shape} does not fit: need {expected}")
         out = yield from self._restore_tiled(
-            img, np.asarray(latent, np.float32), _tile_size(tile), ensemble
+            img, np.asarray(latent, np.float32), _tile_size(tile), ensemble, route
         )
         return np.clip(out[:h, :w], 0.0, 1.0).astype(np.float32)
 

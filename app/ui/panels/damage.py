@@ -34,6 +34,7 @@ import qtawesome as qta
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDockWidget,
     QFormLayout,
     QLabel,
@@ -52,6 +53,9 @@ from app.ui.stage_layers import PROBABILITY_NAME
 from app.workers.jobs import Job
 
 PIPELINE_KEY = "old-photo/pipeline"
+# the pipeline's ``restore`` choices (app.ml.services.old_photo.RESTORERS), as shown
+RESTORE_CHOICES = (("Print (fading, blur, fine grain)", "print"),
+                   ("Film grain / camera noise", "grain"))  # fmt: skip
 DETECTED_TEXT = "Detected damage"
 
 
@@ -103,6 +107,14 @@ class DamagePanel(QWidget):
         self.upscale.setRange(1, 4)
         self.upscale.setPrefix("\u00d7")
         self.upscale.setToolTip("Final upscaling factor (\u00d71: none)")
+        self.restore_kind = QComboBox(self)
+        for label, value in RESTORE_CHOICES:
+            self.restore_kind.addItem(label, value)
+        self.restore_kind.setToolTip(
+            "Print: the old-photo model (fading, blur, fine grain, noise, JPEG).\n"
+            "Film grain / camera noise: the real-noise model, for scans whose trouble is "
+            "coarse grain or sensor noise"
+        )
 
     def _layout(self) -> None:
         form = QFormLayout()
@@ -110,6 +122,7 @@ class DamagePanel(QWidget):
         form.addRow("Grow (px)", self.grow)
         repair = QFormLayout()
         repair.addRow(self.detect_check)
+        repair.addRow("Restore for", self.restore_kind)
         repair.addRow("Upscale", self.upscale)
         layout = QVBoxLayout(self)
         layout.addWidget(self.detect_button)
@@ -126,10 +139,12 @@ class DamagePanel(QWidget):
         return float(self.threshold.value()), int(self.grow.value())
 
     def pipeline_params(self) -> dict[str, Any]:
-        """The old-photo pipeline's parameters as set (detect, threshold, grow, upscale)."""
+        """The old-photo pipeline's parameters as set (detect, threshold, grow, restore,
+        upscale)."""
         threshold, grow = self.values()
         return {"detect": self.detect_check.isChecked(), "threshold": round(threshold, 3),
-                "grow": grow, "upscale": int(self.upscale.value())}  # fmt: skip
+                "grow": grow, "restore": str(self.restore_kind.currentData()),
+                "upscale": int(self.upscale.value())}  # fmt: skip
 
     def _emit_params(self, *_: Any) -> None:
         self.mask_params_changed.emit(*self.values())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import qtawesome as qta
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -49,7 +50,7 @@ class SliderSpec:
 
 SLIDERS = (
     SliderSpec("sigma", "Noise σ", 0, 75, 0, 1, "Gaussian noise std on the 0..255 scale"),
-    SliderSpec("poisson", "Shot noise", 0, 0.05, 0, 3, "Poisson (shot) noise gain"),
+    SliderSpec("poisson", "Poisson", 0, 0.05, 0, 3, "Poisson (shot) noise gain on sRGB values"),
     SliderSpec("blur", "Blur", 0, 8, 0, 1, "Gaussian blur std in pixels"),
     SliderSpec("scale", "Downscale ×", 1, 4, 1, 0, "Integer downscaling factor"),
     SliderSpec("scratches", "Scratches", 0, 1, 0, 2, "Amount of scratches"),
@@ -208,15 +209,16 @@ class DegradePanel(QWidget):
 
     def spec(self) -> DegradationSpec:
         """The DegradationSpec the controls describe."""
-        values = {name: get() for name, get in self._getters.items()}
+        values: dict[str, Any] = {name: get() for name, get in self._getters.items()}
         preset = self.camera_preset.currentText()
-        return DegradationSpec(
-            **{**values, "scale": int(values["scale"])},
+        values.update(
+            scale=int(values["scale"]),
             jpeg=int(self.jpeg.value()) if self.jpeg_on.isChecked() else None,
             camera=preset if preset in ISO_PRESETS else None,
             demosaic=self.demosaic.currentText(),
             seed=int(self.seed.value()),
         )
+        return DegradationSpec(**values)
 
     def set_values(self, **values: float) -> None:
         """Set sliders by spec field name (``jpeg=None`` turns JPEG off)."""
