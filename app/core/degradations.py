@@ -41,6 +41,7 @@ import numpy as np
 
 from app.core.arrays import as_rgb_float
 from app.core.camera_noise import DEMOSAIC_METHODS, ISO_PRESETS, camera_pipeline_noise
+from app.core.camera_noise import preset as camera_preset
 from app.core.damage import dust, random_holes, scratches, torn_corners
 from app.core.errors import InvalidInputError
 from app.core.film import GRAIN_COLOR, GRAIN_SIZE, fade, film_grain
@@ -182,7 +183,7 @@ class DegradationSpec:
                 f"scale_method must be one of {', '.join(SCALE_METHODS)}, got {self.scale_method!r}"
             )
         if self.camera is not None:
-            _camera_preset(self.camera)
+            camera_preset(self.camera)  # raises on an unknown name
         if self.demosaic not in DEMOSAIC_METHODS:
             raise InvalidInputError(
                 f"demosaic must be one of {', '.join(DEMOSAIC_METHODS)}, got {self.demosaic!r}"
@@ -204,15 +205,6 @@ class DegradationSpec:
             and not self.camera
             and self.scale == 1
         )
-
-
-def _camera_preset(name: str) -> tuple[float, float]:
-    key = str(name).strip().lower()
-    if key not in ISO_PRESETS:
-        raise InvalidInputError(
-            f"unknown camera preset {name!r}; valid presets: {', '.join(ISO_PRESETS)}"
-        )
-    return ISO_PRESETS[key]
 
 
 def has_camera_noise(spec: DegradationSpec) -> bool:

@@ -101,19 +101,7 @@ def dlnet_forward(
     In training pass ``create_graph=True``; at inference call it under
     ``torch.no_grad()``-free code (refinement needs gradients w.r.t. z only).
     """
-    known = 1.0 - mask
-    if create_graph:
-        z = g(y, mask)
-    else:
-        with torch.no_grad():
-            z = g(y, mask)
-    if k > 1:
-        with torch.enable_grad():
-            z = refine(h, z, y, known, k, gamma, create_graph=create_graph)
-    if create_graph:
-        return h(z)
-    with torch.no_grad():
-        return h(z)
+    return _unrolled(lambda: g(y, mask), h, y, 1.0 - mask, None, k, gamma, create_graph)
 
 
 def dlnet_forward_op(
@@ -128,6 +116,21 @@ def dlnet_forward_op(
 ) -> torch.Tensor:
     """x_hat = h(z^(K-1)) with z^(0) = g() and the fidelity ``||operator(h(z)) - y||^2``
     (e.g. super-resolution: blur + downscale); otherwise as :func:`dlnet_forward`."""
+    return _unrolled(g, h, y, None, operator, k, gamma, create_graph)
+
+
+def _unrolled(
+    g: Callable[[], torch.Tensor],
+    h: Callable[[torch.Tensor], torch.Tensor],
+    y: torch.Tensor,
+    known: torch.Tensor | None,
+    operator: Operator | None,
+    k: int,
+    gamma: float,
+    create_graph: bool,
+) -> torch.Tensor:
+    """h(z^(K-1)) from z^(0) = g(): the graph kept through everything when training
+    (``create_graph``), otherwise gradients only for the refinement of z."""
     if create_graph:
         z = g()
     else:
@@ -135,7 +138,7 @@ def dlnet_forward_op(
             z = g()
     if k > 1:
         with torch.enable_grad():
-            z = refine(h, z, y, None, k, gamma, create_graph=create_graph, operator=operator)
+            z = refine(h, z, y, known, k, gamma, create_graph=create_graph, operator=operator)
     if create_graph:
         return h(z)
     with torch.no_grad():
