@@ -40,10 +40,10 @@ from app.core.degradations import DegradationSpec, degrade, quantize8  # noqa: E
 from app.core.layers import LayerKind  # noqa: E402
 from app.core.metrics import psnr  # noqa: E402
 from app.core.progress import drive  # noqa: E402
-from app.ml.latent_edit import LatentEdit  # noqa: E402
-from app.ml.latent_views import contact_sheet, noise_level, tsne_2d  # noqa: E402
 from app.ml.services.vdir import VDIRService  # noqa: E402
 from app.ml.steering import SteeredService, embedding, estimate_step, sweep  # noqa: E402
+from app.ml.steering.edit import LatentEdit  # noqa: E402
+from app.ml.steering.views import contact_sheet, noise_level, tsne_2d  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "test" / "CBSD68"
 IMAGE = "126007.png"

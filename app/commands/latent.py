@@ -34,9 +34,9 @@ from app.commands.common import (
 from app.core import image_io
 from app.core.atomic import atomic_write
 from app.core.errors import InvalidInputError
-from app.ml.latent_edit import LatentEdit, LatentRef, Transplant, load_strength_map
 from app.ml.recipe import Recipe, read_sidecar
 from app.ml.services.base import Service
+from app.ml.steering.edit import LatentEdit, LatentRef, Transplant, load_strength_map
 
 NAME = "latent"
 DEFAULT_TILE = 512

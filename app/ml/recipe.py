@@ -6,7 +6,7 @@ painted, ``photo-restored.latent-map.png``, 16-bit). ``patina restore IN -o OUT 
 latent edit on the same input and writes the same pixels.
 
 Format (``"format": "patina-recipe"``, ``"version": 1``): ``task``, ``method``, ``params``
-(service parameters), ``latent`` (a :class:`~app.ml.latent_edit.LatentEdit` dict or
+(service parameters), ``latent`` (a :class:`~app.ml.steering.edit.LatentEdit` dict or
 null), ``strength_map`` (file name relative to the sidecar, or null), ``tile``,
 ``input`` (the source image path, or null), ``output``, ``command`` (the command line
 that reproduces it), ``history`` (the document's recipe entries, for provenance).
@@ -25,7 +25,7 @@ import numpy as np
 
 from app.core.atomic import atomic_write
 from app.core.errors import InvalidInputError
-from app.ml.latent_edit import LatentEdit, load_strength_map, save_strength_map
+from app.ml.steering.edit import LatentEdit, load_strength_map, save_strength_map
 
 FORMAT = "patina-recipe"
 VERSION = 1

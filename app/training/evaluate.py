@@ -31,9 +31,9 @@ from app.core.metrics import psnr
 from app.core.progress import Work, drive
 from app.ml import registry
 from app.ml.evaluate import EvalSetup, evaluate, list_images
-from app.ml.latent_edit import latent_size
 from app.ml.loading import load_weights
 from app.ml.services.vdir import VDIRService
+from app.ml.steering.edit import latent_size
 
 
 @dataclass

@@ -130,7 +130,7 @@ def export_run(
     of (see :mod:`app.training.preview_task`); its entry gets ``"preview": <file>`` and
     this one is listed with ``"default": false`` (never chosen when no method is given).
     ``steer_noise``: the noise of its latent strength axis (``"camera"`` for the
-    real-noise model; see :func:`app.ml.latent_edit.noisier`), when not Gaussian.
+    real-noise model; see :func:`app.ml.steering.edit.noisier`), when not Gaussian.
     """
     from app.ml.macs import count_params, macs_per_pixel
 

@@ -22,7 +22,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from app.core.errors import PatinaError
-from app.ml.latent_edit import CROP_ALIGN
+from app.ml.steering.edit import CROP_ALIGN
 from app.ui.stage_layers import land_stages
 from app.workers.jobs import Job
 from app.workers.pool import WorkerPool

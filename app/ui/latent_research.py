@@ -14,7 +14,7 @@ import numpy as np
 
 from app.core.history import SetLayerData
 from app.core.layers import Layer, LayerKind
-from app.ml.latent_edit import CROP_ALIGN
+from app.ml.steering.edit import CROP_ALIGN
 
 Rect = tuple[int, int, int, int]
 UNCERTAINTY_LAYER = "Uncertainty"

@@ -3,7 +3,7 @@
 When the Restore panel's method is a VDIR model (its parameters include
 ``latent_strength``) and an image is open, the Latent dock is shown and previews/renders
 run a :class:`~app.ml.steering.SteeredService` built from the panel's
-:class:`~app.ml.latent_edit.LatentEdit` and the painted STRENGTH layer. Previews cover the
+:class:`~app.ml.steering.edit.LatentEdit` and the painted STRENGTH layer. Previews cover the
 visible region with its corner rounded to a multiple of 4, so the crop's latent, noise
 and strength map line up with the full image's. Results land through the usual
 ``JobRunner`` path: the recipe entry's ``params`` hold ``latent_strength``, ``seed`` and
@@ -28,9 +28,9 @@ from PySide6.QtWidgets import QDockWidget
 
 from app.core.errors import PatinaError
 from app.core.layers import Layer, LayerKind
-from app.ml.latent_edit import FACTOR, NEUTRAL, LatentEdit, LatentRef
 from app.ml.recipe import Recipe, write_sidecar
 from app.ml.steering import LatentCache, SteeredService
+from app.ml.steering.edit import FACTOR, NEUTRAL, LatentEdit, LatentRef
 from app.ui.canvas.convert import ROUTE_LEGEND, route_summary
 from app.ui.canvas.latent_tools import STRENGTH_LAYER, PickRectTool, StrengthEditor, strength_layer
 from app.ui.canvas.tools import BrushTool

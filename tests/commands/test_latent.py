@@ -12,9 +12,9 @@ from app.commands import latent as latent_command
 from app.commands import restore as restore_command
 from app.core import image_io
 from app.core.progress import drive
-from app.ml.latent_edit import LatentEdit, LatentRef, Transplant, quantize_map, save_strength_map
 from app.ml.recipe import Recipe, read_sidecar, write_sidecar
 from app.ml.steering import SteeredService
+from app.ml.steering.edit import LatentEdit, LatentRef, Transplant, quantize_map, save_strength_map
 from tests.ml.tiny_vdir import TinyVDIRService, tiny_service
 from tests.ui.fakes import InvertService
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from app.core.errors import InvalidInputError
-from app.ml.latent_edit import (
+from app.ml.steering.edit import (
     CROP_ALIGN,
     FACTOR,
     Interpolation,
@@ -165,7 +165,7 @@ def test_strength_map_png_round_trip_is_exact(tmp_path: Path) -> None:
 
 
 def test_auto_step_follows_the_estimate_within_bounds() -> None:
-    from app.ml.latent_edit import auto_step
+    from app.ml.steering.edit import auto_step
 
     assert auto_step(3.0) == 15.0 and auto_step(26.04) == 26.0 and auto_step(70.0) == 40.0
     assert auto_step(None) == 15.0 and auto_step(float("nan")) == 15.0
@@ -180,7 +180,7 @@ def test_crops_align_to_the_encoders_block_grid() -> None:
 
 
 def test_camera_like_noise_is_correlated_unit_and_crop_independent() -> None:
-    from app.ml.latent_edit import camera_like_normal
+    from app.ml.steering.edit import camera_like_normal
 
     whole = camera_like_normal((150, 170), 3, (0, 0), seed=5)
     part = camera_like_normal((70, 90), 3, (37, 61), seed=5)
@@ -191,7 +191,7 @@ def test_camera_like_noise_is_correlated_unit_and_crop_independent() -> None:
 
 
 def test_noisier_kinds() -> None:
-    from app.ml.latent_edit import noisier
+    from app.ml.steering.edit import noisier
 
     grey = np.full((64, 64, 3), 0.5, np.float32)
     white = noisier(grey, (0, 0), 20.0, 1) - grey

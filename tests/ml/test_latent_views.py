@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from app.core.errors import InvalidInputError
-from app.ml.latent_views import noise_level
+from app.ml.steering.views import noise_level
 
 
 def test_noise_level_measures_gaussian_noise() -> None:

@@ -211,8 +211,8 @@ def test_pca_recovers_the_main_axis() -> None:
 
 
 def test_automatic_step_is_resolved_and_recorded(base: TinyVDIRService) -> None:
-    from app.ml.latent_edit import auto_step
     from app.ml.steering import estimate_step
+    from app.ml.steering.edit import auto_step
 
     img = image()
     service = SteeredService(base, LatentEdit(strength=2.0))
@@ -228,7 +228,7 @@ def test_automatic_step_is_resolved_and_recorded(base: TinyVDIRService) -> None:
 
 
 def test_tsne_keeps_separated_clusters_apart_and_is_repeatable() -> None:
-    from app.ml.latent_views import project_2d
+    from app.ml.steering.views import project_2d
 
     rng = np.random.default_rng(0)
     centres = np.array([[0, 0, 0, 0], [5, 5, 0, 0], [0, 0, 5, -5]], np.float32)

@@ -13,10 +13,10 @@ import pytest
 from app.core import image_io
 from app.core.degradations import DegradationSpec, degrade, quantize8
 from app.core.progress import drive
-from app.ml.latent_edit import LatentEdit
-from app.ml.latent_views import noise_level
 from app.ml.services.vdir import VDIRService
 from app.ml.steering import SteeredService
+from app.ml.steering.edit import LatentEdit
+from app.ml.steering.views import noise_level
 from tests.ml.tiny_vdir import Entry
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "models" / "vdir-denoise.safetensors"

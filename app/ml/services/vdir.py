@@ -15,7 +15,7 @@ Steering (``latent_strength``, ``seed``): a run with a strength other than 1 or 
 is handed to :class:`app.ml.steering.SteeredService` wrapping this service, so
 ``patina restore --param latent_strength=X``, ``--latent-strength X`` and the window's
 strength slider give the same pixels (one definition of the strength axis, with its
-automatic step; see :mod:`app.ml.latent_edit`).
+automatic step; see :mod:`app.ml.steering.edit`).
 
 Quick previews: a manifest entry may name ``preview`` weights, a VDIR distilled from
 this one (:mod:`app.training.preview_task`) whose encoder, EST and decoder are this

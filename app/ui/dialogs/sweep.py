@@ -1,7 +1,7 @@
 """Sweep sheet: a grid of restorations of the visible region over one latent parameter.
 
 Cells share zoom and pan (scroll or drag one, all follow). The sheet can be exported as
-one image (:func:`app.ml.latent_views.contact_sheet`, labelled with the values). The
+one image (:func:`app.ml.steering.views.contact_sheet`, labelled with the values). The
 restorations run on the window's Background thread.
 """
 
@@ -32,8 +32,8 @@ from PySide6.QtWidgets import (
 
 from app.core import image_io
 from app.core.errors import PatinaError
-from app.ml.latent_edit import LatentEdit
-from app.ml.latent_views import contact_sheet
+from app.ml.steering.edit import LatentEdit
+from app.ml.steering.views import contact_sheet
 from app.ui.canvas.convert import rgb_image
 
 PARAMS = {

@@ -1,6 +1,6 @@
 """Latent panel: see and steer a VDIR model's latent code (issue 5).
 
-The panel holds the controls and turns them into a :class:`~app.ml.latent_edit.LatentEdit`
+The panel holds the controls and turns them into a :class:`~app.ml.steering.edit.LatentEdit`
 (:meth:`LatentPanel.edit`); it knows nothing of workers or the document. It emits
 ``edit_changed`` on every change (the window debounces a preview of the visible area),
 and requests for the window to carry out: ``render_requested``, ``pick_requested(what)``
@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ml.latent_edit import CHANNELS, Interpolation, LatentEdit, LatentRef, Transplant
+from app.ml.steering.edit import CHANNELS, Interpolation, LatentEdit, LatentRef, Transplant
 from app.ui.panels.latent_widgets import Legend, NeutralSlider
 
 Rect = tuple[int, int, int, int]

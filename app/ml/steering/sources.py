@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from app.core.errors import InvalidInputError
-from app.ml.latent_edit import CROP_ALIGN, cells
+from app.ml.steering.edit import CROP_ALIGN, cells
 
 if TYPE_CHECKING:
     from app.ml.steering import Steerable
