@@ -18,7 +18,7 @@ from typing import NoReturn
 from app import __version__
 from app.commands import batch, bench, degrade, evaluate, gui, info, latent, restore, train
 from app.core.errors import Cancelled, PatinaError
-from app.core.image_io import SUPPORTED_SUFFIXES as IMAGE_SUFFIXES
+from app.core.image_formats import SUPPORTED_SUFFIXES as IMAGE_SUFFIXES
 
 COMMANDS = (gui, restore, batch, degrade, evaluate, bench, train, info, latent)
 EXIT_USER_ERROR = 2

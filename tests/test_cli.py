@@ -22,6 +22,7 @@ from PIL import Image, ImageCms
 from app import cli
 from app.commands import restore as restore_command
 from app.core import image_io
+from app.core.image_formats import to_uint
 from app.core.metrics import psnr
 from app.core.progress import Progress, Work
 from app.ml.services.base import Service, ServiceInfo
@@ -207,7 +208,7 @@ def srgb_profile() -> bytes:
 
 def test_16bit_tiff_with_icc_round_trips(tmp_path: Path) -> None:
     icc = srgb_profile()
-    pixels = image_io.to_uint(sample_pixels(96), 16)
+    pixels = to_uint(sample_pixels(96), 16)
     src, out = tmp_path / "scan.tif", tmp_path / "restored.tif"
     tifffile.imwrite(src, pixels, photometric="rgb", iccprofile=icc)
     proc = patina("restore", src, "-o", out, "--task", "denoise")
@@ -227,7 +228,7 @@ def test_exif_rotated_jpeg_comes_out_upright_with_exif(tmp_path: Path) -> None:
     exif[0x0112] = 6
     exif[0x010F] = "PatinaTestCam"  # Make
     src, out = tmp_path / "rotated.jpg", tmp_path / "out.jpg"
-    Image.fromarray(image_io.to_uint(np.ascontiguousarray(stored), 8)).save(
+    Image.fromarray(to_uint(np.ascontiguousarray(stored), 8)).save(
         src, exif=exif.tobytes(), quality=95
     )
     proc = patina("restore", src, "-o", out, "--task", "denoise")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from app.core.errors import InvalidInputError
-from app.core.image_io import SUPPORTED_SUFFIXES
+from app.core.image_formats import SUPPORTED_SUFFIXES
 
 _MAGIC = ("*", "?", "[")
 

@@ -20,7 +20,7 @@ batch journal keeps one recipe, and refuses to continue with another. ``tile`` a
 ``device`` are run settings, not part of the identity.
 
 :meth:`Recipe.from_dict` also reads the sidecar an export writes (``"format":
-"patina-recipe"``, :mod:`app.ml.recipe`): its task, method, parameters and tile. A
+"patina-recipe"``, :class:`app.ml.recipe.RestoreRecipe`): its task, method, parameters and tile. A
 sidecar with a latent edit or a painted strength map is refused (those belong to one
 image; the batch applies service parameters such as ``latent_strength`` only).
 """

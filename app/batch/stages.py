@@ -33,8 +33,8 @@ from app.batch.journal import Outcome
 from app.batch.recipe import MIN_TILE, Recipe
 from app.core import image_io
 from app.core.errors import Cancelled, PatinaError
-from app.core.image_io import ImageMeta
-from app.core.image_meta import meta_for_size
+from app.core.image_formats import to_uint
+from app.core.image_meta import ImageMeta, meta_for_size
 from app.core.progress import drive
 from app.ml.services.base import Service
 
@@ -252,6 +252,6 @@ def thumbnail(pixels: np.ndarray, size: int = THUMB_SIZE) -> bytes | None:
     if scale < 1.0:
         shape = (max(1, round(width * scale)), max(1, round(height * scale)))
         small = cv2.resize(pixels, shape, interpolation=cv2.INTER_AREA)
-    bgr = cv2.cvtColor(image_io.to_uint(small, 8), cv2.COLOR_RGB2BGR)
+    bgr = cv2.cvtColor(to_uint(small, 8), cv2.COLOR_RGB2BGR)
     ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, THUMB_QUALITY])
     return bytes(data.tobytes()) if ok else None

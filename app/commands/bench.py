@@ -1,4 +1,8 @@
-"""`patina bench`: milliseconds per megapixel of every available service on this machine."""
+"""`patina bench`: milliseconds per megapixel of every available service on this machine.
+
+A command-line adapter over :mod:`app.evaluation.bench` (and :mod:`app.evaluation.e2e` for
+``--e2e``): it picks the services, prints the table and writes the JSON.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from app.commands.common import (
     write_json,
 )
 from app.core.errors import InvalidInputError
-from app.ml.evaluate import BenchResult, bench_service
+from app.evaluation.bench import BenchResult, bench_service
 
 NAME = "bench"
 
@@ -100,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
             ):
                 results.append(result)
                 if args.e2e and result.ms is not None:
-                    from app.commands.bench_e2e import e2e_seconds
+                    from app.evaluation.e2e import e2e_seconds
 
                     e2e[len(results) - 1] = e2e_seconds(
                         service, result.megapixels, args.device, args.tile

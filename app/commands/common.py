@@ -11,14 +11,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from app.core import image_io
 from app.core.errors import InvalidInputError
+from app.core.image_formats import SUPPORTED_SUFFIXES
 from app.core.progress import Progress
 from app.ml.services.base import TASKS, Service, typed_params
 
 Subparsers = Any  # argparse's private _SubParsersAction
 DEVICES = ("auto", "cpu", "cuda", "mps")
-SAVE_SUFFIXES = frozenset(image_io.SUPPORTED_SUFFIXES)
+SAVE_SUFFIXES = frozenset(SUPPORTED_SUFFIXES)
 
 
 def add_command(

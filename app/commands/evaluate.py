@@ -1,4 +1,8 @@
-"""`patina eval`: degrade every image of a folder, restore it, and report PSNR/SSIM and speed."""
+"""`patina eval`: degrade every image of a folder, restore it, and report PSNR/SSIM and speed.
+
+A command-line adapter: the protocol, scoring and report are :mod:`app.evaluation.protocol`;
+this module parses options and prints the table.
+"""
 
 from __future__ import annotations
 
@@ -24,12 +28,12 @@ from app.commands.common import (
 from app.core.degradations import DegradationSpec
 from app.core.errors import InvalidInputError
 from app.core.progress import Progress
-from app.ml.evaluate import (
+from app.evaluation.images import list_images
+from app.evaluation.protocol import (
     EvalSetup,
     ImageScore,
     eval_report,
     evaluate,
-    list_images,
     parse_holes,
     summarize,
 )

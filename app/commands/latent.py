@@ -34,7 +34,7 @@ from app.commands.common import (
 from app.core import image_io
 from app.core.atomic import atomic_write
 from app.core.errors import InvalidInputError
-from app.ml.recipe import Recipe, read_sidecar
+from app.ml.recipe import RestoreRecipe, read_sidecar
 from app.ml.services.base import Service
 from app.ml.steering.edit import LatentEdit, LatentRef, Transplant, load_strength_map
 
@@ -131,7 +131,7 @@ def add_latent_options(parser: argparse.ArgumentParser) -> None:
                             "(its .recipe.json sidecar)")  # fmt: skip
 
 
-def load_recipe(args: argparse.Namespace, size: tuple[int, int]) -> Recipe | None:
+def load_recipe(args: argparse.Namespace, size: tuple[int, int]) -> RestoreRecipe | None:
     """The ``--recipe`` sidecar (its task must be ``--task``), or None."""
     if getattr(args, "recipe", None) is None:
         return None
@@ -141,7 +141,7 @@ def load_recipe(args: argparse.Namespace, size: tuple[int, int]) -> Recipe | Non
     return recipe
 
 
-def recipe_params(recipe: Recipe | None, given: dict[str, Any]) -> dict[str, Any]:
+def recipe_params(recipe: RestoreRecipe | None, given: dict[str, Any]) -> dict[str, Any]:
     """The recipe's parameters overlaid with those given on the command line."""
     return {**(recipe.params if recipe is not None else {}), **given}
 
@@ -150,7 +150,7 @@ def steer(
     args: argparse.Namespace,
     service: Service,
     params: dict[str, Any],
-    recipe: Recipe | None,
+    recipe: RestoreRecipe | None,
     size: tuple[int, int],
 ) -> tuple[Service, dict[str, Any], int]:
     """Wrap ``service`` in a SteeredService when a latent option or recipe asks for it.

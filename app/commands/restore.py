@@ -65,8 +65,9 @@ def add_parser(subparsers: Subparsers, parents: Sequence[argparse.ArgumentParser
     p.add_argument(
         "--blur",
         type=float,
-        help="upscale: Gaussian blur std (px) the photo had before it was made smaller "
-        "(0 = sharp, the default; -1 = estimate it from the photo, blind)",
+        help="upscale: Gaussian blur std (px) the photo had before it was made smaller, "
+        "for the DL-Net model (0 = sharp; -1 = its own estimate); without --blur the "
+        "blind VDIR model estimates it (when installed)",
     )
     p.add_argument(
         "--no-detect",
@@ -107,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError("--no-detect and --upscale are only used by --task old-photo")
     if not 1 <= args.jpeg_quality <= 100:
         raise InvalidInputError(f"--jpeg-quality must be 1..100, got {args.jpeg_quality}")
+    args.method = args.method or blind_upscale_method(args)
     early: list[Service] = []  # created while the image is decoded (docs/throughput.md)
     prepare = threading.Thread(target=_create_early, args=(args, early), daemon=True)
     prepare.start()
@@ -143,6 +145,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def blind_upscale_method(args: argparse.Namespace) -> str | None:
+    """``"vdir"`` (blind VDIR-SR) for ``--task upscale`` given neither ``--method`` nor
+    ``--blur`` nor a recipe, when that model is installed; else None (the task's default:
+    DL-Net, told the blur, 0 unless ``--blur``)."""
+    if args.task != "upscale" or args.blur is not None or getattr(args, "recipe", None):
+        return None
+    from app.ml import registry
+
+    methods = {entry.method for entry in registry.list_models("upscale")}
+    return "vdir" if "vdir" in methods else None
+
+
 def _create_early(args: argparse.Namespace, out: list[Service]) -> None:
     """Append the service ``--task/--method`` names to ``out`` (importing torch and the
     model code, ~2 s, on a thread while the main thread decodes the image); on any error
@@ -155,12 +169,10 @@ def _create_early(args: argparse.Namespace, out: list[Service]) -> None:
 
 def create(task: str, method: str | None, device: str) -> Service:
     """The registry's service for ``task``/``method`` on ``device`` (imported lazily: torch)."""
-    if task == "old-photo" and method in (None, "pipeline"):
-        from app.ml.services.old_photo import OldPhotoService, default_pipeline
-
-        return OldPhotoService(default_pipeline(device))
     from app.ml import registry
 
+    if task == "old-photo" and method in (None, "pipeline"):
+        return registry.create_old_photo_service(device)
     return registry.create_service(task, method, device=device)
 
 

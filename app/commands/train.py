@@ -1,4 +1,5 @@
-"""`patina train CONFIG [...]`: forwards to the trainer, ``app.training.cli.main(argv)``."""
+"""`patina train CONFIG [...]`: forwards to the trainer,
+``app.training.train_command.main(argv)``."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def add_parser(subparsers: Subparsers, parents: Sequence[argparse.ArgumentParser
 
 def run(args: argparse.Namespace) -> int:
     """Call the trainer with ``[CONFIG, *rest]``; returns its exit code."""
-    from app.training.cli import main
+    from app.training.train_command import main
 
     try:
         return int(main([args.config, *args.rest]) or 0)

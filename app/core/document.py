@@ -38,7 +38,7 @@ from app.core.history import (
 from app.core.layers import Layer, LayerKind, LayerList, Rect, check_layer_data
 
 if TYPE_CHECKING:
-    from app.core.image_io import ImageMeta
+    from app.core.image_meta import ImageMeta
 
 _RANK = {
     LayerKind.GROUND_TRUTH: 0,

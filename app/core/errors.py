@@ -23,3 +23,8 @@ class Cancelled(PatinaError):
 
     def __init__(self, message: str = "cancelled") -> None:
         super().__init__(message)
+
+
+def one_line(err: BaseException) -> str:
+    """``str(err)`` with its whitespace collapsed to single spaces (the type name if empty)."""
+    return " ".join(str(err).split()) or type(err).__name__

@@ -44,7 +44,7 @@ AUTOSAVE_ENV = "PATINA_AUTOSAVE_DIR"
 _COMPRESSED_KINDS = {LayerKind.MASK, LayerKind.PROBABILITY, LayerKind.STRENGTH}
 MAX_LAYERS = 1000
 MAX_MANIFEST_BYTES = 64 * 2**20
-MAX_ARRAY_VALUES = 4 * 200_000_000  # an RGB layer of image_io.MAX_PIXELS, with room to spare
+MAX_ARRAY_VALUES = 4 * 200_000_000  # an RGB layer of image_read.MAX_PIXELS, with room to spare
 _DAMAGED = (KeyError, TypeError, ValueError, AttributeError, RecursionError, InvalidInputError)
 
 
@@ -320,7 +320,7 @@ def _npy_header(handle: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
 
 
 def _decode_meta(zf: zipfile.ZipFile, value: Any) -> Any:
-    """Inverse of :func:`_encode`; a dataclass becomes ``image_io.ImageMeta``."""
+    """Inverse of :func:`_encode`; a dataclass becomes ``image_meta.ImageMeta``."""
     if isinstance(value, list):
         return [_decode_meta(zf, v) for v in value]
     if not isinstance(value, dict):
@@ -344,7 +344,7 @@ def _decode_meta(zf: zipfile.ZipFile, value: Any) -> Any:
 
 def _build_meta(fields: dict[str, Any]) -> Any:
     """An ``ImageMeta`` from saved fields; fields unknown to this version are dropped."""
-    from app.core.image_io import ImageMeta
+    from app.core.image_meta import ImageMeta
 
     known = {f.name for f in dataclasses.fields(ImageMeta)}
     meta = ImageMeta(**{k: v for k, v in fields.items() if k in known})
@@ -354,7 +354,7 @@ def _build_meta(fields: dict[str, Any]) -> Any:
 
 def _image_meta(value: Any) -> Any:
     """``value`` if it is None or an ``ImageMeta`` (TypeError otherwise)."""
-    from app.core.image_io import ImageMeta
+    from app.core.image_meta import ImageMeta
 
     if value is not None and not isinstance(value, ImageMeta):
         raise TypeError("its image metadata is not valid")

@@ -1,24 +1,69 @@
-"""Device choice and weight loading (safetensors only: a model file must not run code)."""
+"""Where model weights live, device choice and weight loading (safetensors only: a model
+file must not run code).
+
+Paths: :data:`MODELS_DIR` (``<repo>/models``), overridden by ``$PATINA_MODELS_DIR``
+(:func:`current_models_dir`: tests, packaged installs); :func:`model_file` resolves a
+manifest's file name inside its folder; :func:`weights_path` is a service's weights file.
+
+Importing this module does not import torch (the registry lists models at start-up with
+these paths); torch is imported by the functions that pick a device or load weights.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
-
-import torch
-from safetensors import safe_open
-from safetensors.torch import load_file
-from torch.overrides import TorchFunctionMode
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from app.core.errors import InvalidInputError
 
+if TYPE_CHECKING:
+    import torch
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+MODELS_ENV = "PATINA_MODELS_DIR"
 DEVICES = ("auto", "cpu", "cuda", "mps")
-M = TypeVar("M", bound=torch.nn.Module)
+M = TypeVar("M", bound="torch.nn.Module")
+
+
+class EntryLike(Protocol):
+    """What a learned service is given about its model (the registry's
+    :class:`~app.ml.registry.ModelEntry` has these fields, and more)."""
+
+    id: str
+    task: str
+    file: str
+    title: str
+
+
+def current_models_dir() -> Path:
+    """The models folder: ``$PATINA_MODELS_DIR`` if set, else ``<repo>/models``."""
+    override = os.environ.get(MODELS_ENV)
+    return Path(override) if override else MODELS_DIR
+
+
+def model_file(folder: Path, name: object) -> str:
+    """``folder / name`` (normalised); ValueError when ``name`` is absolute or climbs out
+    with ``..``: a manifest names only files inside its own models folder."""
+    text, base = str(name), os.path.normpath(folder)
+    path = os.path.normpath(folder / text)
+    if os.path.isabs(text) or os.path.commonpath([path, base]) != base:
+        raise ValueError(f"the file {text!r} is outside the models folder")
+    return path
+
+
+def weights_path(entry: EntryLike) -> Path:
+    """Absolute path of the entry's weights (relative names are under :data:`MODELS_DIR`)."""
+    path = Path(entry.file)
+    return path if path.is_absolute() else MODELS_DIR / path
 
 
 def _mps_available() -> bool:
+    import torch
+
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
 
@@ -29,6 +74,8 @@ def pick_device(request: str = "auto") -> tuple[str, torch.dtype]:
     fp16 on CUDA, fp32 elsewhere. Raises InvalidInputError for an unknown or
     unavailable device.
     """
+    import torch
+
     if request not in DEVICES:
         raise InvalidInputError(f"unknown device {request!r}; use one of {', '.join(DEVICES)}")
     if request == "auto":
@@ -46,6 +93,9 @@ def load_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
     Metadata values that are JSON (e.g. ``arch``) are decoded. Raises InvalidInputError
     when the file is missing or not a safetensors file.
     """
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
     path = Path(path)
     if not path.is_file():
         raise InvalidInputError(f"model weights not found: {path}")
@@ -83,10 +133,12 @@ def load_arch_model(path: Path, build: Callable[[dict[str, Any]], M]) -> M:
 
 def _build(path: Path, build: Callable[[dict[str, Any]], M], arch: dict, meta: bool = False) -> M:
     """``build(arch)`` (on the meta device: no memory), InvalidInputError if it fails."""
+    import torch
+
     try:
         if not meta:
             return build(arch)
-        with torch.device("meta"), _NoRandomInit():
+        with torch.device("meta"), _no_random_init()():
             return build(arch)
     except MemoryError:
         raise
@@ -127,22 +179,29 @@ def _largest_number(value: Any) -> int:
     return 0
 
 
-class _NoRandomInit(TorchFunctionMode):
-    """In-place random initialisers do nothing (for meta tensors, which hold no values:
-    torch's meta ``normal_`` would import torch._dynamo, about 4 s). Thread-local."""
+@functools.cache
+def _no_random_init() -> type:
+    """A TorchFunctionMode under which in-place random initialisers do nothing (for meta
+    tensors, which hold no values: torch's meta ``normal_`` would import torch._dynamo,
+    about 4 s). Thread-local. Made on first use, so importing this module needs no torch."""
+    import torch
+    from torch.overrides import TorchFunctionMode
 
-    SKIPPED = frozenset(
+    skipped = frozenset(
         getattr(torch.Tensor, name)
         for name in ("normal_", "uniform_", "erfinv_", "exponential_", "random_",
                      "bernoulli_", "geometric_", "log_normal_", "cauchy_")
     )  # fmt: skip
 
-    def __torch_function__(
-        self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None
-    ) -> Any:
-        if func in self.SKIPPED:
-            return args[0]
-        return func(*args, **(kwargs or {}))
+    class NoRandomInit(TorchFunctionMode):
+        def __torch_function__(
+            self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None
+        ) -> Any:
+            if func in skipped:
+                return args[0]
+            return func(*args, **(kwargs or {}))
+
+    return NoRandomInit
 
 
 def _oneline(err: BaseException) -> str:
@@ -158,6 +217,8 @@ def _maybe_json(value: str) -> Any:
 
 def describe_device(request: str = "auto") -> str:
     """A short, human name of the device ``request`` resolves to, e.g. "GPU: NVIDIA H100"."""
+    import torch
+
     device, _ = pick_device(request)
     if device == "cuda":
         return f"GPU: {torch.cuda.get_device_name(0)}"

@@ -34,8 +34,10 @@ MAP_SUFFIX = ".latent-map.png"
 
 
 @dataclass
-class Recipe:
-    """One restoration, reproducibly: service, parameters, latent edit, strength map."""
+class RestoreRecipe:
+    """One restoration of one image, reproducibly: service, parameters, latent edit,
+    strength map (the export sidecar; a batch job's settings are
+    :class:`app.batch.recipe.Recipe`)."""
 
     task: str
     method: str
@@ -54,14 +56,14 @@ def sidecar_path(output: Path | str) -> Path:
     return output.with_name(output.stem + SIDECAR_SUFFIX)
 
 
-def command_line(recipe: Recipe, sidecar: Path) -> str:
+def command_line(recipe: RestoreRecipe, sidecar: Path) -> str:
     """The ``patina restore`` command that reproduces ``recipe`` from its sidecar."""
     args = ["patina", "restore", recipe.input or "INPUT", "-o", recipe.output or "OUTPUT"]
     args += ["--task", recipe.task, "--recipe", str(sidecar)]
     return shlex.join(args)
 
 
-def write_sidecar(recipe: Recipe, output: Path | str) -> Path:
+def write_sidecar(recipe: RestoreRecipe, output: Path | str) -> Path:
     """Write the sidecar (and strength map PNG) next to ``output``; returns the JSON path.
 
     Existing sidecars are replaced (they describe the file that was just written).
@@ -97,7 +99,7 @@ def write_sidecar(recipe: Recipe, output: Path | str) -> Path:
     return sidecar
 
 
-def read_sidecar(path: Path | str, size: tuple[int, int] | None = None) -> Recipe:
+def read_sidecar(path: Path | str, size: tuple[int, int] | None = None) -> RestoreRecipe:
     """Read a sidecar (and its strength map, checked against ``size`` (H, W) when given).
 
     Raises InvalidInputError with a readable message for a missing or malformed file.
@@ -118,8 +120,8 @@ def read_sidecar(path: Path | str, size: tuple[int, int] | None = None) -> Recip
         raise InvalidInputError(f"the recipe {path} has a bad value: {reason}") from None
 
 
-def _recipe(data: dict[str, Any], path: Path, size: tuple[int, int] | None) -> Recipe:
-    """The :class:`Recipe` of a sidecar's JSON ``data`` (any bad value raises)."""
+def _recipe(data: dict[str, Any], path: Path, size: tuple[int, int] | None) -> RestoreRecipe:
+    """The :class:`RestoreRecipe` of a sidecar's JSON ``data`` (any bad value raises)."""
     version = data.get("version", 0)
     if not isinstance(version, int):
         raise TypeError(f"version must be a whole number, got {version!r}")
@@ -133,7 +135,7 @@ def _recipe(data: dict[str, Any], path: Path, size: tuple[int, int] | None) -> R
         raise TypeError(f"latent must be an object or null, got {latent!r}"[:120])
     if not isinstance(data.get("params") or {}, dict):
         raise TypeError("params must be an object of NAME: VALUE")
-    return Recipe(
+    return RestoreRecipe(
         task=str(data.get("task")),
         method=str(data.get("method")),
         params=dict(data.get("params") or {}),

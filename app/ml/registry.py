@@ -1,13 +1,24 @@
-"""The explicit list of restoration services: classical ones and the learned models shipped.
+"""The explicit list of restoration services, and the one place that builds them.
 
-Classical services come from :mod:`app.ml.classical`. Learned models are listed in
-``models/manifest.json`` (``{"models": [{id, task, method, arch, file, title, config, card,
-metrics}, ...]}``); each names an architecture whose service factory is in
-:data:`ARCH_FACTORIES` as ``"module:Class"``, imported only when a model is created, so
+This module is the only reader of ``models/manifest.json`` (``{"models": [{id, task,
+method, arch, file, title, config, card, metrics}, ...]}``; the training exporter,
+:mod:`app.training.export`, writes it). Classical services come from
+:mod:`app.ml.classical_services`; each learned model names an architecture whose factory
+is in :data:`ARCH_FACTORIES` as ``"module:Class"``, imported only when a model is created, so
 listing services (CLI ``info``, the GUI's method menus) never imports torch. A factory is
-called as ``Factory(entry, device)`` and returns a :class:`Service`.
+called as ``Factory(entry, device)`` with the model's :class:`ModelEntry` (absolute
+weights path, config, metadata) and returns a :class:`Service` (a detector, for the
+damage detector). Adding a model is one arch file with its service, one line in
+:data:`ARCH_FACTORIES` (and :data:`~app.ml.services.specs.ARCH_SPECS`) and one manifest
+entry.
 
-``PATINA_MODELS_DIR`` overrides the models folder (tests, packaged installs).
+Besides :func:`create_service` (task/method), the registry builds what is chosen by
+model id: the damage detector (:func:`create_detector`, :func:`create_detect_service`),
+the old-photo inpainter (:func:`create_inpainter`) and the one-click old-photo pipeline
+(:func:`create_old_photo_pipeline`, :func:`create_old_photo_service`).
+
+The models folder is :func:`app.ml.loading.current_models_dir` (``PATINA_MODELS_DIR``
+overrides it: tests, packaged installs).
 """
 
 from __future__ import annotations
@@ -15,26 +26,35 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.errors import InvalidInputError
-from app.ml.classical import CLASSICAL_SERVICES, DEFAULT_METHODS
+from app.ml.classical_services import CLASSICAL_SERVICES, DEFAULT_METHODS, TeleaInpainter
+from app.ml.loading import current_models_dir, model_file
 from app.ml.services.base import TASKS, ParamSpec, Service, ServiceInfo
+from app.ml.services.old_photo import OldPhotoPipeline, OldPhotoService
 from app.ml.services.specs import ARCH_SPECS
+
+if TYPE_CHECKING:
+    from app.ml.services.detect import Detector
 
 _log = logging.getLogger(__name__)
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
-MODELS_ENV = "PATINA_MODELS_DIR"
 ARCH_FACTORIES: dict[str, str] = {
     "vdir": "app.ml.services.vdir:VDIRService",
     "dlnet-inpaint": "app.ml.services.inpaint:InpaintService",
     "dlnet-sr": "app.ml.services.upscale:UpscaleService",
+    "vdir-sr": "app.ml.services.upscale_blind:BlindUpscaleService",
+    "damage-detector": "app.ml.services.detect:LearnedDetector",
 }
+DETECTOR_ID = "damage-detector"  # the learned damage detector of the old-photo pipeline
+INPAINT_ID = "dlnet-inpaint"  # the learned inpainter of the old-photo pipeline
+OLD_PHOTO_RESTORERS = (("vdir-old-photo", "old-photo"), ("vdir-denoise", "denoise"))
+"""(model id, task) of the pipeline's restore stage, in order of preference."""
+GRAIN_RESTORER = ("denoise", "vdir-real")  # (task, method) of its restore=grain stage
 
 
 @dataclass(frozen=True)
@@ -97,20 +117,18 @@ def _param_spec(spec: Mapping[str, Any]) -> ParamSpec:
     return ParamSpec(**fields)
 
 
-def current_models_dir() -> Path:
-    """The models folder: ``$PATINA_MODELS_DIR`` if set, else ``<repo>/models``."""
-    override = os.environ.get(MODELS_ENV)
-    return Path(override) if override else MODELS_DIR
+# ---------------------------------------------------------------------- the manifest
 
 
 def _entry(raw: Mapping[str, Any], folder: Path) -> ModelEntry:
+    """The ModelEntry of one manifest dict (KeyError/TypeError/ValueError when malformed)."""
     config = raw.get("config") or {}
     return ModelEntry(
         id=str(raw["id"]),
         task=str(raw["task"]),
         method=str(raw.get("method") or raw["arch"]),
         arch=str(raw["arch"]),
-        file=_model_file(folder, raw["file"]),
+        file=model_file(folder, raw["file"]),
         title=str(raw.get("title", "")),
         config=dict(config) if isinstance(config, Mapping) else {"value": config},
         card=str(raw.get("card", "")),
@@ -118,26 +136,17 @@ def _entry(raw: Mapping[str, Any], folder: Path) -> ModelEntry:
         default=bool(raw.get("default", True)),
         est_note=str(raw.get("est_note", "")),
         steer_noise=str(raw.get("steer_noise", "gaussian")),
-        preview=_model_file(folder, raw["preview"]) if raw.get("preview") else "",
-        route=_model_file(folder, raw["route"]) if raw.get("route") else "",
+        preview=model_file(folder, raw["preview"]) if raw.get("preview") else "",
+        route=model_file(folder, raw["route"]) if raw.get("route") else "",
     )
-
-
-def _model_file(folder: Path, name: object) -> str:
-    """``folder / name``; ValueError when ``name`` is absolute or climbs out with ``..``:
-    a manifest names only files inside its own models folder."""
-    text, base = str(name), os.path.normpath(folder)
-    path = os.path.normpath(folder / text)
-    if os.path.isabs(text) or os.path.commonpath([path, base]) != base:
-        raise ValueError(f"the file {text!r} is outside the models folder")
-    return path
 
 
 def load_manifest(models_dir: Path | None = None) -> list[ModelEntry]:
     """The models listed in ``manifest.json`` whose weights file exists, in manifest order.
 
-    A missing manifest gives []; an unreadable one, a malformed entry or a missing weights
-    file is logged as a warning and skipped.
+    ``models_dir`` defaults to :func:`~app.ml.loading.current_models_dir`. A missing
+    manifest gives []; an unreadable one, a malformed entry or a missing weights file is
+    logged as a warning and skipped.
     """
     folder = Path(models_dir) if models_dir is not None else current_models_dir()
     path = folder / "manifest.json"
@@ -162,6 +171,11 @@ def load_manifest(models_dir: Path | None = None) -> list[ModelEntry]:
     return entries
 
 
+def find_model(model_id: str, models_dir: Path | None = None) -> ModelEntry | None:
+    """The listed model ``model_id`` (any task or architecture) whose weights exist, or None."""
+    return next((e for e in load_manifest(models_dir) if e.id == model_id), None)
+
+
 def list_models(task: str | None = None) -> list[ModelEntry]:
     """Learned models with a known architecture (optionally of one ``task``)."""
     return [
@@ -176,6 +190,9 @@ def list_services(task: str | None = None) -> list[ServiceInfo]:
     learned = [e.info for e in list_models(task)]
     classical = [c.info for c in CLASSICAL_SERVICES if task in (None, c.info.task)]
     return learned + classical
+
+
+# ---------------------------------------------------------------------- services
 
 
 def _check_task(task: str) -> None:
@@ -207,7 +224,7 @@ def create_service(task: str, method: str | None = None, *, device: str = "auto"
     method = method or default_method(task)
     for entry in list_models(task):
         if method in (entry.method, entry.id):
-            return _factory(entry.arch)(entry, device)
+            return _build(entry, device)
     for cls in CLASSICAL_SERVICES:
         if cls.info.task == task and cls.info.method == method:
             return cls()
@@ -215,7 +232,76 @@ def create_service(task: str, method: str | None = None, *, device: str = "auto"
     raise InvalidInputError(f"unknown method {method!r} for {task}; valid methods: {valid}")
 
 
-def _factory(arch: str) -> Any:
-    """The class named by ARCH_FACTORIES[arch], imported now."""
-    module, _, name = ARCH_FACTORIES[arch].partition(":")
-    return getattr(importlib.import_module(module), name)
+def _build(entry: ModelEntry, device: str) -> Any:
+    """``Factory(entry, device)`` of the entry's architecture (its module imported now)."""
+    module, _, name = ARCH_FACTORIES[entry.arch].partition(":")
+    return getattr(importlib.import_module(module), name)(entry, device)
+
+
+def _learned(model_id: str, device: str) -> Any:
+    """The model ``model_id`` built by its factory, or None when it is not shipped."""
+    entry = find_model(model_id)
+    if entry is None or entry.arch not in ARCH_FACTORIES:
+        return None
+    return _build(entry, device)
+
+
+# ---------------------------------------------------------------------- old-photo repair
+
+
+def create_detector(device: str = "auto") -> Detector:
+    """The learned damage detector when ``damage-detector`` is shipped, else the top-hat
+    baseline (imports torch)."""
+    from app.ml.services.detect import TopHatDetector
+
+    detector: Detector | None = _learned(DETECTOR_ID, device)
+    return detector if detector is not None else TopHatDetector()
+
+
+def create_detect_service(device: str = "auto") -> Service:
+    """:func:`create_detector` as a Service for the worker pool (a DetectService)."""
+    from app.ml.services.detect import DetectService
+
+    return DetectService(create_detector(device))
+
+
+def create_inpainter(device: str = "auto") -> Service:
+    """The learned inpainting model if shipped, else OpenCV Telea (8-bit fast marching)."""
+    inpainter: Service | None = _learned(INPAINT_ID, device)
+    return inpainter if inpainter is not None else TeleaInpainter()
+
+
+def create_old_photo_pipeline(device: str = "auto") -> OldPhotoPipeline:
+    """The old-photo stages, each the shipped model or its fallback: the learned detector
+    (else top-hat), the learned inpainter (else Telea), the ``old-photo`` VDIR model (else
+    the ``denoise`` one, else no restore stage), the default upscaler, and the real-noise
+    model ``vdir-real`` for ``restore=grain`` (None when not listed)."""
+    return OldPhotoPipeline(
+        detector=create_detector(device),
+        inpainter=create_inpainter(device),
+        restorer=_old_photo_restorer(device),
+        upscaler=_optional_service("upscale", None, device),
+        grain_restorer=_optional_service(*GRAIN_RESTORER, device),
+    )
+
+
+def create_old_photo_service(device: str = "auto") -> OldPhotoService:
+    """The one-click old-photo repair (``old-photo/pipeline``) as a Service."""
+    return OldPhotoService(create_old_photo_pipeline(device))
+
+
+def _optional_service(task: str, method: str | None, device: str) -> Service | None:
+    """:func:`create_service`, or None when no such service is available."""
+    try:
+        return create_service(task, method, device=device)
+    except InvalidInputError:
+        return None
+
+
+def _old_photo_restorer(device: str) -> Service | None:
+    """The VDIR model of the first of :data:`OLD_PHOTO_RESTORERS` listed, else None."""
+    ids = {e.id for e in list_models()}
+    for model_id, task in OLD_PHOTO_RESTORERS:
+        if model_id in ids:
+            return _optional_service(task, "vdir", device)
+    return None

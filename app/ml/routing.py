@@ -160,7 +160,7 @@ def restore_routed(
     rects = rectangles(route)
     if len(rects) == 1:
         return (yield from _run_path(service, route.flat[0], image, latent, tile))
-    halo, blend = HALO, BLEND  # read at call time (tools/route_report.py varies them)
+    halo, blend = HALO, BLEND  # read at call time (tools/docs/route_report.py varies them)
     boxes = [(r.path, core_box(r, size), grown_box(core_box(r, size), size, halo)) for r in rects]
     total = sum(_tile_count(service, path, box, tile) for path, _, box in boxes)
     num = np.zeros(image.shape, np.float64)

@@ -11,7 +11,7 @@ import sys
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from app.training.cli import main  # noqa: E402
+from app.training.train_command import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:], prog="python -m app.training"))

@@ -13,39 +13,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from app.core import degradations as D
 from app.core.camera_noise import effective_sigma_map
-from app.core.errors import InvalidInputError
+from app.evaluation.images import find_images, read_uint8
 
-EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 SIGMA_NORM = 75.0
 QUALITY_NORM = 100.0
 
 Sample = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def list_images(folder: str | Path) -> list[Path]:
-    """Image files under ``folder`` (recursive), sorted; raises if there are none."""
-    files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in EXTS)
-    if not files:
-        raise InvalidInputError(f"no images found under {folder}")
-    return files
-
-
-def read_uint8(path: Path) -> np.ndarray:
-    """(H, W, 3) uint8 RGB."""
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise InvalidInputError(f"cannot read image {path}")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
 def split_bank(folder: str | Path, n_val: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(train, val) uint8 images; every ``len/n_val``-th file is held out for validation."""
-    files = list_images(folder)
+    files = find_images(folder)
     stride = max(len(files) // max(n_val, 1), 1)
     val_idx = set(range(stride - 1, len(files), stride)[:n_val]) if n_val > 0 else set()
     imgs = [read_uint8(p) for p in files]

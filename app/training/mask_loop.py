@@ -2,7 +2,7 @@
 VDIR restorer into a quicker preview one (``preview``), reusing the VDIR
 machinery: safetensors checkpoints (:mod:`app.training.checkpoint`), the warm-up +
 cosine schedule and JSON-lines logger (:mod:`app.training.loop`), the image bank
-(:mod:`app.training.data`) and ``run_info.json`` (:mod:`app.training.cli`).
+(:mod:`app.training.data`) and ``run_info.json`` (:mod:`app.training.train_command`).
 
 A task is a :class:`MaskTask`: how to build the model, sample a batch, compute the
 loss and validate; a task module may also define ``warm_start(model, cfg)``, called
@@ -200,7 +200,7 @@ def timed_steps(cfg: MaskTaskConfig, data_dir: Path, n: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     """``python -m app.training.mask_loop``: an alias of ``patina train`` (any task; ``--time N``
     times steps), ``--threads`` defaulting to 1. 0 on success, 2 on a user error."""
-    from app.training.cli import main as train_main
+    from app.training.train_command import main as train_main
 
     return train_main(argv, prog="python -m app.training.mask_loop", threads=1)
 

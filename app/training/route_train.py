@@ -39,8 +39,8 @@ import torch
 from safetensors.torch import save_file
 
 from app.core.route_plan import PATH_COSTS
+from app.evaluation.routing import Table, build_table
 from app.ml.archs.pathfinder import Pathfinder, PathfinderConfig
-from app.training.route_table import Table, build_table
 
 COSTS = PATH_COSTS  # bypass, quick, full restorer time per pixel, in units of full's
 

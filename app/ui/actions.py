@@ -1,14 +1,17 @@
 """The window's actions, menus and toolbar, declared as data.
 
-Each action: name, text, qtawesome icon, shortcut, slot (a MainWindow method name),
-and whether it is checkable. :func:`build` creates them on the window, fills the menus and
+Each action: name, text, qtawesome icon, shortcut, slot (a window method name, or a
+dotted path through a controller such as ``"files.open_dialog"``), and whether it is
+checkable. :func:`build` creates them on the window, fills the menus and
 the toolbar, and returns the actions by name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import reduce
+from typing import Any, cast
 
 import qtawesome as qta
 from PySide6.QtCore import QSize, Qt
@@ -34,30 +37,36 @@ class ActionSpec:
 SOFTER, HARDER = ("Shift+{",), ("Shift+}",)
 SPECS = (
     # File
-    ActionSpec("open", "&Open…", "open_dialog", "mdi6.folder-open-outline", "Ctrl+O"),
-    ActionSpec("save", "&Save Project", "save_project", "mdi6.content-save-outline", "Ctrl+S"),
-    ActionSpec("save_as", "Save Project &As…", "save_project_as", "", "Ctrl+Shift+S"),
-    ActionSpec("export", "&Export…", "export", "mdi6.export-variant", "Ctrl+E"),
+    ActionSpec("open", "&Open…", "files.open_dialog", "mdi6.folder-open-outline", "Ctrl+O"),
+    ActionSpec(
+        "save", "&Save Project", "files.save_project", "mdi6.content-save-outline", "Ctrl+S"
+    ),
+    ActionSpec("save_as", "Save Project &As…", "files.save_project_as", "", "Ctrl+Shift+S"),
+    ActionSpec("export", "&Export…", "files.export", "mdi6.export-variant", "Ctrl+E"),
     ActionSpec("quit", "&Quit", "close", "", "Ctrl+Q"),
     # Edit
     ActionSpec("undo", "&Undo", "undo", "mdi6.undo", "Ctrl+Z"),
     ActionSpec("redo", "&Redo", "redo", "mdi6.redo", "Ctrl+Shift+Z"),
-    ActionSpec("mask_clear", "Clear Mask", "mask_clear", "mdi6.eraser-variant", "Ctrl+Shift+X"),
-    ActionSpec("mask_invert", "Invert Mask", "mask_invert", "mdi6.invert-colors", "Ctrl+I"),
-    ActionSpec("mask_grow", "Grow Mask by 2 px", "mask_grow", "", "Ctrl+Shift+="),
-    ActionSpec("mask_shrink", "Shrink Mask by 2 px", "mask_shrink", "", "Ctrl+Shift+-"),
-    ActionSpec("mask_feather", "Feather Mask", "mask_feather", "", ""),
-    ActionSpec("mask_load", "Load Mask…", "mask_load", "", ""),
-    ActionSpec("mask_save", "Save Mask…", "mask_save", "", ""),
-    # Tools
-    ActionSpec("tool_brush", "Brush", "tool_brush", "mdi6.brush", "B", True, "Paint the mask (B)"),
     ActionSpec(
-        "tool_eraser", "Eraser", "tool_eraser", "mdi6.eraser", "E", True, "Erase the mask (E)"
+        "mask_clear", "Clear Mask", "tools.mask_clear", "mdi6.eraser-variant", "Ctrl+Shift+X"
+    ),
+    ActionSpec("mask_invert", "Invert Mask", "tools.mask_invert", "mdi6.invert-colors", "Ctrl+I"),
+    ActionSpec("mask_grow", "Grow Mask by 2 px", "tools.mask_grow", "", "Ctrl+Shift+="),
+    ActionSpec("mask_shrink", "Shrink Mask by 2 px", "tools.mask_shrink", "", "Ctrl+Shift+-"),
+    ActionSpec("mask_feather", "Feather Mask", "tools.mask_feather", "", ""),
+    ActionSpec("mask_load", "Load Mask…", "files.mask_load", "", ""),
+    ActionSpec("mask_save", "Save Mask…", "files.mask_save", "", ""),
+    # Tools
+    ActionSpec(
+        "tool_brush", "Brush", "tools.tool_brush", "mdi6.brush", "B", True, "Paint the mask (B)"
+    ),
+    ActionSpec(
+        "tool_eraser", "Eraser", "tools.tool_eraser", "mdi6.eraser", "E", True, "Erase the mask (E)"
     ),
     ActionSpec(
         "tool_rect",
         "Rectangle Fill",
-        "tool_rect",
+        "tools.tool_rect",
         "mdi6.selection",
         "M",
         True,
@@ -66,7 +75,7 @@ SPECS = (
     ActionSpec(
         "tool_lasso",
         "Lasso Fill",
-        "tool_lasso",
+        "tools.tool_lasso",
         "mdi6.lasso",
         "L",
         True,
@@ -75,7 +84,7 @@ SPECS = (
     ActionSpec(
         "tool_latent",
         "Latent Brush",
-        "tool_latent",
+        "latent.tool_latent",
         "mdi6.brush-variant",
         "K",
         True,
@@ -84,18 +93,22 @@ SPECS = (
     ActionSpec(
         "tool_hand",
         "Hand",
-        "tool_hand",
+        "tools.tool_hand",
         "mdi6.hand-back-right-outline",
         "H",
         True,
         "Pan (H, or hold Space)",
     ),
-    ActionSpec("brush_smaller", "Smaller Brush", "brush_smaller", "", "["),
-    ActionSpec("brush_larger", "Larger Brush", "brush_larger", "", "]"),
+    ActionSpec("brush_smaller", "Smaller Brush", "tools.brush_smaller", "", "["),
+    ActionSpec("brush_larger", "Larger Brush", "tools.brush_larger", "", "]"),
     # Shift+[ is matched as Shift+[ or "{" by X11 (binding both would be ambiguous there);
     # other platforms (and QTest) may deliver Shift+{, which X11 never matches
-    ActionSpec("brush_softer", "Softer Brush", "brush_softer", "", "Shift+[", alternates=SOFTER),
-    ActionSpec("brush_harder", "Harder Brush", "brush_harder", "", "Shift+]", alternates=HARDER),
+    ActionSpec(
+        "brush_softer", "Softer Brush", "tools.brush_softer", "", "Shift+[", alternates=SOFTER
+    ),
+    ActionSpec(
+        "brush_harder", "Harder Brush", "tools.brush_harder", "", "Shift+]", alternates=HARDER
+    ),
     # View
     ActionSpec("fit", "&Fit to Window", "view_fit", "mdi6.fit-to-screen-outline", "F"),
     ActionSpec("actual", "&100%", "view_actual", "mdi6.magnify-scan", "1"),
@@ -130,13 +143,17 @@ SPECS = (
         "Heat map of |result − original| (D)",
     ),
     # Image
-    ActionSpec("preview", "&Preview Visible Area", "preview", "mdi6.eye-outline", "Ctrl+P"),
-    ActionSpec("render", "&Render Full Image", "render_full", "mdi6.play-circle-outline", "Ctrl+R"),
-    ActionSpec("cancel", "&Cancel Job", "cancel_jobs", "mdi6.stop-circle-outline", "Esc"),
+    ActionSpec("preview", "&Preview Visible Area", "restore.preview", "mdi6.eye-outline", "Ctrl+P"),
+    ActionSpec(
+        "render", "&Render Full Image", "restore.render_full", "mdi6.play-circle-outline", "Ctrl+R"
+    ),
+    ActionSpec("cancel", "&Cancel Job", "restore.cancel_jobs", "mdi6.stop-circle-outline", "Esc"),
     ActionSpec("degrade_dock", "&Degrade…", "show_degrade", "mdi6.creation", ""),
     # Help
-    ActionSpec("shortcuts", "&Keyboard Shortcuts", "show_shortcuts", "mdi6.keyboard-outline", "F1"),
-    ActionSpec("about", "&About Patina", "show_about", "", ""),
+    ActionSpec(
+        "shortcuts", "&Keyboard Shortcuts", "help.show_shortcuts", "mdi6.keyboard-outline", "F1"
+    ),
+    ActionSpec("about", "&About Patina", "help.show_about", "", ""),
 )
 
 MENUS = {
@@ -216,6 +233,12 @@ def _icon(name: str) -> Any:
     return qta.icon(name, color=ICON_COLOR, color_active=ICON_ACTIVE, color_on=ICON_ACTIVE)
 
 
+def slot(window: QMainWindow, path: str) -> Callable[..., Any]:
+    """The callable ``path`` names on ``window`` ("close", "files.open_dialog")."""
+    target: Any = reduce(getattr, path.split("."), window)
+    return cast(Callable[..., Any], target)
+
+
 def make_actions(window: QMainWindow) -> dict[str, QAction]:
     """Create every action on ``window`` (window-wide shortcuts) connected to its slot."""
     actions: dict[str, QAction] = {}
@@ -233,7 +256,7 @@ def make_actions(window: QMainWindow) -> dict[str, QAction]:
         if spec.shortcut and not spec.tip:
             tip += f" ({QKeySequence(spec.shortcut).toString()})"
         action.setToolTip(tip)
-        action.triggered.connect(getattr(window, spec.slot))
+        action.triggered.connect(slot(window, spec.slot))
         window.addAction(action)
         actions[spec.name] = action
     for group in (TOOL_GROUP, COMPARE_GROUP):

@@ -79,8 +79,8 @@ def run_gui(paths: list[str]) -> int:
     window.show()
     if paths:
         for path in paths[:1]:
-            window.open_path(path)
+            window.files.open_path(path)
     else:
-        QTimer.singleShot(0, window.offer_recovery)
+        QTimer.singleShot(0, window.files.offer_recovery)
     app.setAttribute(Qt.ApplicationAttribute.AA_DontShowIconsInMenus, False)
     return int(app.exec())

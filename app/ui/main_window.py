@@ -1,9 +1,12 @@
-"""MainWindow: the canvas, the Layers / Restore / Degrade docks, menus, toolbar, status bar.
+"""MainWindow: composes the canvas, the docks, menus, toolbar, status bar and the
+controllers of :mod:`app.ui.controllers`, which do the work.
 
 Undo/redo: the Edit menu is driven directly by the document's core ``History`` (its
 ``changed`` signal updates the actions' text and state); there is no QUndoStack, so
-there is only one source of truth. File handling (open, save, export, autosave,
-recovery) lives in :class:`~app.ui.files.FileActions`, mixed in here.
+there is only one source of truth. The window keeps the document, the view commands
+(zoom, compare, difference map), errors, settings and shutdown; a few one-line
+delegates (``open_path``, ``set_tool``, ``render_full``, ...) are its scripting surface
+for ``app.ui.app`` and ``tools/docs/screenshots.py``.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -21,28 +24,32 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.degradations import DegradationSpec, degrade
 from app.core.document import Document
 from app.ui import actions as ui_actions
 from app.ui.background import Background
-from app.ui.brush_options import BrushOptions
 from app.ui.canvas.area import CanvasArea, Compare
 from app.ui.canvas.mask_edit import MaskEditor
-from app.ui.canvas.tools import BrushTool, EraserTool, HandTool, LassoTool, RectTool, Tool
+from app.ui.controllers.damage import DamageController
+from app.ui.controllers.degrade import DegradeController
+from app.ui.controllers.files import FileController
+from app.ui.controllers.help import HelpController
+from app.ui.controllers.latent import LatentController
+from app.ui.controllers.restore import RestoreController
+from app.ui.controllers.tools import ToolController
 from app.ui.dialogs.error import ErrorDialog
-from app.ui.files import FileActions
-from app.ui.jobs import JobRunner
-from app.ui.panels import damage as damage_panel
-from app.ui.panels.degrade import DegradePanel
+from app.ui.job_runner import JobRunner
 from app.ui.panels.layers import LayersPanel
-from app.ui.panels.restore import RestorePanel
 from app.ui.statusbar import StatusBar
-from app.ui.steering import LatentActions
-from app.ui.window_parts import HelpActions, ToolActions
 from app.workers.pool import WorkerPool
 
+RIGHT, LEFT = Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.LeftDockWidgetArea
+DOC_ACTIONS = ("save", "save_as", "export", "fit", "actual", "zoom_in", "zoom_out",
+               "preview", "render", "mask_clear", "mask_invert", "mask_grow", "mask_shrink",
+               "mask_feather", "mask_load", "mask_save", "compare_split", "compare_side",
+               "compare_off")  # fmt: skip
 
-class MainWindow(LatentActions, ToolActions, HelpActions, FileActions, QMainWindow):
+
+class MainWindow(QMainWindow):
     """The Patina window. ``document`` is the open Document or None."""
 
     document_changed = Signal(object)
@@ -60,54 +67,63 @@ class MainWindow(LatentActions, ToolActions, HelpActions, FileActions, QMainWind
         self.setAcceptDrops(True)
         self.settings = settings or QSettings("Patina", "Patina")
         self.confirm = True  # ask before discarding unsaved changes (tests turn it off)
-        self._closed = False
+        self.closing = False  # set by shutdown: controllers start no new work
         self.document: Document | None = None
         self.pool = pool or WorkerPool(self)
         self.jobs = JobRunner(self.pool, parent=self)
-        self.background = Background(self)
+        self.background = Background(self, pool=self.pool)  # helpers share its threads
         self.area = CanvasArea(self)
         self.setCentralWidget(self.area)
         self.editor = MaskEditor(lambda: self.document)
-        self.tools: dict[str, Tool] = {
-            "brush": BrushTool(self.editor),
-            "eraser": EraserTool(self.editor),
-            "rect": RectTool(self.editor),
-            "lasso": LassoTool(self.editor),
-            "hand": HandTool(self.editor),
-        }
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
+        self.errors: list[ErrorDialog] = []
+        self._compose()
+        self.files.start()
+        self._restore_settings()
+        self.set_document(None)
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+
+    # -- construction --------------------------------------------------------------
+    def _compose(self) -> None:
+        """Controllers, their docks, menus and toolbar, in the order they stack."""
+        self.layers_panel = LayersPanel(self)
+        self.restore = RestoreController(self)
+        self.degrade = DegradeController(self)
+        self.restore_panel, self.degrade_panel = self.restore.panel, self.degrade.panel
         self._build_docks()
-        self._init_latent()
-        self.recent_menu = QMenu("Open &Recent", self)
-        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self.files = FileController(self)
+        self.tools = ToolController(self)
+        self.help = HelpController(self)
+        self.latent = LatentController(self)
+        self.restore.steered = self.latent  # steerable methods run through it
+        self.latent_dock = self._dock("Latent", self.latent.panel, "latentDock", LEFT)
+        self.latent_dock.hide()
+        self._build_menus()
+        self._add_batch_action()
+        self._wire()
+        self.damage = DamageController(self)
+        self.damage_dock = self._dock("Damage", self.damage.panel, "damageDock")
+        self.tabifyDockWidget(self.restore_dock, self.damage_dock)
+        self.restore_dock.raise_()
+
+    def _build_menus(self) -> None:
+        """The actions (slots on the window and its controllers), menus and toolbar."""
         self.actions_by_name = ui_actions.make_actions(self)
         docks_menu = QMenu("&Panels", self)
         for dock in (self.layers_dock, self.restore_dock, self.degrade_dock, self.latent_dock):
             docks_menu.addAction(dock.toggleViewAction())
-        ui_actions.build_menus(
-            self, self.actions_by_name, {"recent": self.recent_menu, "docks": docks_menu}
-        )
-        self.brush_options = BrushOptions(self)
-        self.brush_options.radius_changed.connect(self.set_brush_radius)
-        self.brush_options.hardness_changed.connect(self.set_brush_hardness)
+        extra = {"recent": self.files.recent_menu, "docks": docks_menu}
+        ui_actions.build_menus(self, self.actions_by_name, extra)
         self.toolbar = ui_actions.build_toolbar(
-            self, self.actions_by_name, {"brush_options": self.brush_options}
+            self, self.actions_by_name, {"brush_options": self.tools.brush_options}
         )
-        self.batch_dialog: Any = None  # File > Batch… (app.ui.dialogs.batch), made on demand
-        batch_action = QAction("&Batch…", self)
-        batch_action.triggered.connect(self.show_batch)
-        self.menuBar().actions()[0].menu().insertAction(self.action("quit"), batch_action)
-        self.errors: list[ErrorDialog] = []
-        self._wire()
-        self.damage = damage_panel.install(self)
-        self._init_files()
-        self._restore_settings()
-        self.set_document(None)
-        QApplication.instance().installEventFilter(self)
 
-    # -- construction --------------------------------------------------------------
-    def _dock(self, title: str, widget: QWidget, name: str) -> QDockWidget:
+    def _dock(
+        self, title: str, widget: QWidget, name: str, area: Qt.DockWidgetArea = RIGHT
+    ) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
         dock.setWidget(widget)
@@ -116,36 +132,34 @@ class MainWindow(LatentActions, ToolActions, HelpActions, FileActions, QMainWind
             | QDockWidget.DockWidgetFeature.DockWidgetClosable
             | QDockWidget.DockWidgetFeature.DockWidgetFloatable
         )
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.addDockWidget(area, dock)
         return dock
 
     def _build_docks(self) -> None:
-        self.layers_panel = LayersPanel(self)
-        self.restore_panel = RestorePanel(self)
-        self.degrade_panel = DegradePanel(self)
-        self.restore_dock = self._dock("Restore", self.restore_panel, "restoreDock")
+        self.restore_dock = self._dock("Restore", self.restore.panel, "restoreDock")
         self.layers_dock = self._dock("Layers", self.layers_panel, "layersDock")
-        self.degrade_dock = self._dock("Degrade", self.degrade_panel, "degradeDock")
-        self.setTabPosition(Qt.DockWidgetArea.RightDockWidgetArea, QTabWidget.TabPosition.North)
+        self.degrade_dock = self._dock("Degrade", self.degrade.panel, "degradeDock")
+        self.setTabPosition(RIGHT, QTabWidget.TabPosition.North)
         self.tabifyDockWidget(self.restore_dock, self.degrade_dock)
         self.restore_dock.raise_()
         self.resizeDocks([self.restore_dock], [340], Qt.Orientation.Horizontal)
+
+    def _add_batch_action(self) -> None:
+        """File > Batch… (before Quit): the modeless batch dialog, made on demand."""
+        self.batch_dialog: Any = None  # app.ui.dialogs.batch.BatchDialog
+        batch_action = QAction("&Batch…", self)
+        batch_action.triggered.connect(self.show_batch)
+        file_menu = self.menuBar().actions()[0].menu()
+        if isinstance(file_menu, QMenu):
+            file_menu.insertAction(self.action("quit"), batch_action)
 
     def _wire(self) -> None:
         view = self.area.view
         view.zoom_changed.connect(self.status.set_zoom)
         view.cursor_moved.connect(lambda x, y: self.status.set_cursor(self.document, x, y))
         view.viewport_changed.connect(self._on_viewport_changed)
-        self.layers_panel.layer_selected.connect(self._on_layer_selected)
-        self.restore_panel.preview_requested.connect(self.preview)
-        self.restore_panel.render_requested.connect(self.render_full)
-        self.restore_panel.cancel_requested.connect(self.cancel_jobs)
-        self.degrade_panel.apply_requested.connect(self.apply_degradation)
-        self.jobs.busy_changed.connect(self._on_busy)
-        self.jobs.progress.connect(self._on_progress)
-        self.jobs.status.connect(self.restore_panel.set_status)
-        self.jobs.failed.connect(lambda msg, det: self.show_error("Restoration failed", msg, det))
-        self.jobs.result_applied.connect(self._on_result)
+        self.jobs.result_applied.connect(self._update_difference_action)
+        self.latent.active_changed.connect(self.latent_dock.setVisible)
 
     # -- document ------------------------------------------------------------------
     def set_document(self, doc: Document | None) -> None:
@@ -158,45 +172,21 @@ class MainWindow(LatentActions, ToolActions, HelpActions, FileActions, QMainWind
         self.document = doc
         self.area.set_document(doc)
         self.layers_panel.set_document(doc)
-        self.restore_panel.set_enabled_for(doc)
-        self.latent_set_document(doc)
+        self.restore.set_document(doc)
+        self.latent.set_document(doc)
         self.status.set_image(doc)
         if doc is not None:
             doc.history.changed.connect(self._update_history)
             doc.layers.changed.connect(self._update_difference_action)
         if doc is None:
             self.status.set_zoom(None)
-        self.actions_by_name["cancel"].setEnabled(self.jobs.is_rendering())
+        self.action("cancel").setEnabled(self.jobs.is_rendering())
         self._update_history()
         self._update_difference_action()
-        self._update_enabled()
-        self._update_metrics()
+        for name in DOC_ACTIONS:
+            self.action(name).setEnabled(doc is not None)
+        self.restore.update_metrics()
         self.document_changed.emit(doc)
-
-    def _update_enabled(self) -> None:
-        has_doc = self.document is not None
-        for name in (
-            "save",
-            "save_as",
-            "export",
-            "fit",
-            "actual",
-            "zoom_in",
-            "zoom_out",
-            "preview",
-            "render",
-            "mask_clear",
-            "mask_invert",
-            "mask_grow",
-            "mask_shrink",
-            "mask_feather",
-            "mask_load",
-            "mask_save",
-            "compare_split",
-            "compare_side",
-            "compare_off",
-        ):
-            self.actions_by_name[name].setEnabled(has_doc)
 
     def _update_history(self) -> None:
         doc = self.document
@@ -206,9 +196,10 @@ class MainWindow(LatentActions, ToolActions, HelpActions, FileActions, QMainWind
         redo.setEnabled(bool(history and history.can_redo))
         undo.setText(f"&Undo {history.undo_text}" if history and history.undo_text else "&Undo")
         redo.setText(f"&Redo {history.redo_text}" if history and history.redo_text else "&Redo")
-        self._update_title()
+        self.update_title()
 
-    def _update_title(self) -> None:
+    def update_title(self) -> None:
+        """ "<title>[*] — Patina", marked modified while the document has unsaved changes."""
         doc = self.document
         if doc is None:
             self.setWindowTitle("Patina")
@@ -220,12 +211,12 @@ class MainWindow(LatentActions, ToolActions, HelpActions, FileActions, QMainWind
     def undo(self) -> None:
         if self.document is not None and not self.editor.painting:
             self.document.history.undo()
-            self._update_metrics()
+            self.restore.update_metrics()
 
     def redo(self) -> None:
         if self.document is not None and not self.editor.painting:
             self.document.history.redo()
-            self._update_metrics()
+            self.restore.update_metrics()
 
     # -- view ----------------------------------------------------------------------
     def view_fit(self) -> None:
@@ -272,7 +263,7 @@ class MainWindow(LatentActions, ToolActions, HelpActions, FileActions, QMainWind
     def _on_viewport_changed(self) -> None:
         doc = self.document
         if doc is not None and doc.result_layer() is not None:
-            self.restore_panel.schedule_preview()
+            self.restore.panel.schedule_preview()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
         """Hold \\ anywhere in the window to flash the original."""
@@ -284,104 +275,38 @@ class MainWindow(LatentActions, ToolActions, HelpActions, FileActions, QMainWind
                 return True
         return super().eventFilter(watched, event)
 
-    # -- restoration ---------------------------------------------------------------
-    def preview(self) -> None:
-        choice = self.restore_panel.selection()
-        if self.document is None or choice is None or self._closed:
-            return
-        task, method, params = choice
-        roi = self.area.view.visible_rect()
-        if not self.latent_preview(task, method, params, roi):
-            self.jobs.preview(task, method, params, roi)
-        self.restore_panel.set_status("Previewing the visible area…")
+    # -- scripting surface (one-line delegates to the controllers) --------------------
+    def open_path(self, path: Any) -> bool:
+        return self.files.open_path(path)
+
+    def set_tool(self, name: str) -> None:
+        self.tools.set_tool(name)
+
+    def set_brush_radius(self, radius: float) -> None:
+        self.tools.set_brush_radius(radius)
+
+    def set_brush_hardness(self, hardness: float) -> None:
+        self.tools.set_brush_hardness(hardness)
 
     def render_full(self) -> None:
-        choice = self.restore_panel.selection()
-        if self.document is None or choice is None or self._closed:
-            return
-        task, method, params = choice
-        if not self.latent_render(task, method, params):
-            self.jobs.render(task, method, params)
+        self.restore.render_full()
 
-    def cancel_jobs(self) -> None:
-        if self.editor.painting:
-            return
-        self.jobs.cancel_all()
-
-    def _on_busy(self, busy: bool) -> None:
-        self.restore_panel.set_busy(busy)
-        self.status.set_progress(busy)
-        self.actions_by_name["cancel"].setEnabled(busy)
-
-    def _on_progress(self, fraction: float, text: str) -> None:
-        self.restore_panel.set_progress(fraction, text)
-        self.status.set_progress(self.jobs.is_rendering(), fraction)
-
-    def _on_result(self, kind: str) -> None:
-        self._update_metrics()
-        self._update_difference_action()
-
-    def _update_metrics(self) -> None:
-        doc = self.document
-        if doc is None or doc.ground_truth is None or doc.result_layer() is None:
-            self.restore_panel.set_metrics(None)
-            return
-        if doc.size[0] * doc.size[1] <= 4_000_000:
-            self.restore_panel.set_metrics(doc.metrics())
-            return
-
-        def show(metrics: dict[str, float] | None) -> None:
-            if doc is self.document:
-                self.restore_panel.set_metrics(metrics)
-
-        self.background.run(doc.metrics, show, lambda message, details: None)
-
-    # -- degrade -------------------------------------------------------------------
     def show_degrade(self) -> None:
         self.degrade_dock.show()
         self.degrade_dock.raise_()
 
-    def apply_degradation(self, spec: DegradationSpec) -> None:
-        """Open a degraded copy of the clean image as a new document (ground truth kept)."""
-        doc = self.document
-        if doc is None:
-            return
-        truth = doc.ground_truth if doc.ground_truth is not None else doc.original.data
-        clean = truth.copy()
-        self.status.showMessage("Synthesising the degradation…")
-        self.background.run(
-            lambda: degrade(clean, spec),
-            lambda result: self._open_degraded(doc, clean, result),
-            self._degrade_failed,
-        )
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        self.files.drag_enter(event)
 
-    def _degrade_failed(self, message: str, details: str) -> None:
-        self.show_error("Degradation failed", message, details)
-
-    def _open_degraded(self, parent: Document, clean: Any, degraded: Any) -> None:
-        image = degraded.image
-        truth = clean if clean.shape == image.shape else None
-        recipe = [{"task": "degrade", "method": "synthetic", "params": degraded.spec.to_dict()}]
-        doc = Document.from_image(
-            image, parent.meta, source=None, ground_truth=truth, recipe=recipe
-        )
-        if float(degraded.mask.max(initial=0.0)) > 0:
-            mask = doc.mask_layer(create=True)
-            mask.set_data(degraded.mask)
-        if not self.confirm_discard():
-            return
-        self.set_document(doc)
-        self.status.showMessage("Degraded copy opened; the clean image is its ground truth", 4000)
-        self.background.run(
-            doc.input_metrics, self.degrade_panel.set_input_metrics, lambda message, details: None
-        )
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        self.files.drop(event)
 
     def show_batch(self) -> None:
         """File > Batch…: the modeless batch dialog (one per window)."""
         from app.ui.dialogs.batch import BatchDialog
 
         if self.batch_dialog is None:
-            self.batch_dialog = BatchDialog(self)
+            self.batch_dialog = BatchDialog(self, pool=self.pool)  # queues with restorations
         self.batch_dialog.show()
         self.batch_dialog.raise_()
 
@@ -411,13 +336,14 @@ class MainWindow(LatentActions, ToolActions, HelpActions, FileActions, QMainWind
         state = self.settings.value("window/state")
         if state is not None:
             self.restoreState(state)
-        self.set_brush_radius(float(self.settings.value("brush/radius", 24.0)))
-        self.set_brush_hardness(float(self.settings.value("brush/hardness", 0.7)))
-        self.set_tool(str(self.settings.value("tools/current", "brush")))
+        tools = self.tools
+        tools.set_brush_radius(float(str(self.settings.value("brush/radius", 24.0))))
+        tools.set_brush_hardness(float(str(self.settings.value("brush/hardness", 0.7))))
+        tools.set_tool(str(self.settings.value("tools/current", "brush")))
         self.status.clearMessage()  # restoring the brush is not news
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        if not self.confirm_discard():
+        if not self.files.confirm_discard():
             event.ignore()
             return
         self.settings.setValue("window/geometry", self.saveGeometry())
@@ -430,14 +356,14 @@ class MainWindow(LatentActions, ToolActions, HelpActions, FileActions, QMainWind
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self)
-        self._closed = True
+        self.closing = True
         if self.batch_dialog is not None:
             self.batch_dialog.close()  # stops a running batch; its journal keeps the rest
-        self.restore_panel.set_enabled_for(None)
-        self._stop_files()
-        self.pool.shutdown(30_000)
+        self.restore.set_document(None)
+        self.files.stop()
+        self.pool.shutdown(30_000)  # also cancels the Background's call (a shared pool)
         self.background.shutdown(30_000)
-        self.discard_autosave()
+        self.files.discard_autosave()
 
     def action(self, name: str) -> QAction:
         return self.actions_by_name[name]

@@ -93,7 +93,8 @@ class JobResult:
     image). ``elapsed_s``: wall time on the worker, seconds. ``extra``: ``"device"`` (the
     resolved device), ``"tiles"`` (tiles processed), ``"layers"`` (name -> float32 map,
     e.g. latents, taken from the service's ``extra_layers`` attribute after the run when
-    it has one; ready for ``Document.set_result(extra_layers=...)``).
+    it has one; ready for ``Document.set_result(extra_layers=...)``), ``"note"`` (the
+    service's ``run_note`` after the run, e.g. the blur an upscaler estimated; "" if none).
 
     ``stages``: the intermediate outputs of a multi-stage service (the old-photo
     pipeline), taken from its ``extra_stages`` attribute after the run, in the order

@@ -1,43 +1,43 @@
 """WorkerPool: runs restoration jobs off the GUI thread, one GPU job at a time.
 
 GPU jobs (device resolving to ``cuda``/``mps``) go to a dedicated single-thread queue
-so they never compete for GPU memory; CPU jobs run on a small QThreadPool. Each job's
-service generator is driven tile by tile (:func:`app.core.progress.drive`), so cancel
-takes effect between tiles.
+and hold the process-wide GPU gate (:mod:`app.workers.gpu_gate`) while they run, so they
+never compete for GPU memory, not even with another pool's; CPU jobs run on a small
+QThreadPool. Each job's service generator is driven tile by tile
+(:func:`app.core.progress.drive`), so cancel takes effect between tiles. A
+:class:`~app.workers.function_job.FunctionJob` runs a plain function under the same rules
+(helpers, a whole batch).
+
+Threads: every public method is for the thread the pool lives in (the GUI thread). The
+worker side (:mod:`app.workers.execute`) only posts calls back through the pool's
+:class:`~app.workers.relay.Relay`.
 
 Every submitted job ends with exactly one of ``finished``, ``failed``, ``cancelled`` or
-``stale``, all emitted on the pool's (GUI) thread: worker threads only post queued
-events to a small relay object living there, and the pool re-emits. A job superseded by
-a newer one on its channel always ends as ``stale`` (its result or error is dropped).
+``stale``, all emitted on the pool's (GUI) thread. A job superseded by a newer one on its
+channel always ends as ``stale`` (its result or error is dropped).
 """
 
 from __future__ import annotations
 
 import functools
-import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from app.core.errors import Cancelled, InvalidInputError
-from app.core.progress import Progress, drive
-from app.ml.services.base import Service
-from app.workers.jobs import Job, JobResult, describe_error, format_details
+from app.core.progress import Progress
+from app.workers.execute import AnyJob, Events, Record, execute, is_gpu
+from app.workers.function_job import FunctionJob
+from app.workers.relay import Relay
 
-GPU_DEVICES = ("cuda", "mps")
-DeviceResolver = Callable[[Job], str]
+DeviceResolver = Callable[[AnyJob], str]
 
-
-def is_gpu(device: str) -> bool:
-    """Whether ``device`` (``"cuda"``, ``"cuda:1"``, ``"mps"``, ``"cpu"``) is a GPU."""
-    return device.split(":")[0] in GPU_DEVICES
+__all__ = ["DeviceResolver", "WorkerPool", "default_resolve_device", "is_gpu"]
 
 
-def default_resolve_device(job: Job) -> str:
+def default_resolve_device(job: AnyJob) -> str:
     """The device ``job`` will run on (called on the GUI thread by ``submit``).
 
     An explicit ``job.device`` wins; with ``"auto"``: a ready ``job.service``'s own
@@ -77,41 +77,17 @@ def _is_learned(task: str, method: str) -> bool:
     return True
 
 
-def _create_service(job: Job, device: str) -> Service:
-    if job.service is not None:
-        return job.service
-    from app.ml import registry
-
-    return registry.create_service(job.task, job.method, device=device)
-
-
-class _Record:
-    """Book-keeping of one submitted job (GUI thread) and its outcome (set by the worker)."""
-
-    def __init__(self, job: Job, device: str) -> None:
-        self.job = job
-        self.device = device
-        self.cancel = threading.Event()
-        self.done = threading.Event()
-        self.outcome: tuple[Any, ...] = ("cancelled",)
-
-
-class _Relay(QObject):
-    """Lives on the GUI thread; worker threads emit its signals, which arrive queued."""
-
-    started = Signal(int)
-    progress = Signal(int, object)
-    done = Signal(int)
-
-
 class WorkerPool(QObject):
-    """Runs :class:`Job` s on background threads and reports on the GUI thread.
+    """Runs :class:`Job` s and :class:`FunctionJob` s on background threads and reports
+    on the GUI thread.
 
     Signals (all on the thread the pool lives in):
 
-    - ``started(job_id)``: the job began on a worker thread.
-    - ``progress(job_id, Progress)``: one per tile (``done``, ``total``, ``stage``).
-    - ``finished(job_id, JobResult)``: success; never for a stale or cancelled job.
+    - ``started(job_id)``: the job began on a worker thread (a GPU job: it holds the GPU).
+    - ``progress(job_id, payload)``: a Job's :class:`Progress`, one per tile (``done``,
+      ``total``, ``stage``); a FunctionJob's ``ctx.report(payload)``, in order.
+    - ``finished(job_id, value)``: success, with a Job's :class:`JobResult` or a
+      FunctionJob's return value; never for a stale or cancelled job.
     - ``failed(job_id, message, details)``: an exception; ``message`` is one line for
       the user (``str(err)`` of a PatinaError), ``details`` the traceback text.
     - ``cancelled(job_id)``: stopped by :meth:`cancel` (between tiles).
@@ -147,15 +123,12 @@ class WorkerPool(QObject):
         self._gpu = QThreadPool(self)
         self._gpu.setMaxThreadCount(1)
         self._resolve = resolve_device or default_resolve_device
-        self._records: dict[int, _Record] = {}
+        self._records: dict[int, Record] = {}
         self._generations: dict[str, int] = {}
         self._closed = False
-        self._relay = _Relay()
+        self._relay = Relay()  # owned by Python: worker threads keep it alive while they post
         self._relay.moveToThread(self.thread())
-        queued = Qt.ConnectionType.QueuedConnection
-        self._relay.started.connect(self._on_started, queued)
-        self._relay.progress.connect(self._on_progress, queued)
-        self._relay.done.connect(self._on_done, queued)
+        self._events = Events(self._on_started, self._on_progress, self._on_done)
         WorkerPool._live.add(self)
 
     @classmethod
@@ -164,7 +137,7 @@ class WorkerPool(QObject):
         return [pool for pool in cls._live if shiboken6.isValid(pool)]
 
     # -- public API ----------------------------------------------------------------
-    def submit(self, job: Job) -> int:
+    def submit(self, job: AnyJob) -> int:
         """Queue ``job``; returns its id. Never blocks on the work itself.
 
         Copies the inputs (cropped to ``job.roi``), resolves the device, bumps the
@@ -182,36 +155,36 @@ class WorkerPool(QObject):
         self._generations[job.channel] = generation
         job.generation = generation
         self.cancel_channel(job.channel)
-        record = _Record(job, device)
+        record = Record(job, device)
         self._records[job.id] = record
         if len(self._records) == 1:
             self.busy_changed.emit(True)
         pool = self._gpu if is_gpu(device) else self._cpu
-        pool.start(functools.partial(_execute, record, self._relay))
+        pool.start(functools.partial(execute, record, self._relay, self._events))
         return job.id
 
     def cancel(self, job_id: int) -> None:
         """Ask job ``job_id`` to stop before its next tile (no-op if it has ended)."""
         record = self._records.get(job_id)
         if record is not None:
-            record.cancel.set()
+            _cancel(record)
 
     def cancel_channel(self, channel: str) -> None:
         """Cancel every running or queued job of ``channel``."""
         for record in list(self._records.values()):
             if record.job.channel == channel:
-                record.cancel.set()
+                _cancel(record)
 
     def cancel_all(self) -> None:
         """Cancel every running or queued job."""
         for record in list(self._records.values()):
-            record.cancel.set()
+            _cancel(record)
 
     def active_jobs(self) -> list[int]:
         """Ids of jobs submitted whose final signal has not been emitted yet."""
         return list(self._records)
 
-    def job(self, job_id: int) -> Job | None:
+    def job(self, job_id: int) -> AnyJob | None:
         """The active job with ``job_id``, or None once it has ended."""
         record = self._records.get(job_id)
         return None if record is None else record.job
@@ -240,6 +213,22 @@ class WorkerPool(QObject):
                 self._on_done(job_id)
         return done and not self._records
 
+    def wait_for(self, job_id: int, timeout_ms: int = 30_000) -> bool:
+        """Block until job ``job_id`` has ended or ``timeout_ms`` passed (-1: no limit).
+
+        For closing a dialog and tests only (it blocks the calling thread, which must be
+        the pool's). Everything the job posted is delivered before this returns: its
+        progress, then its final signal. True when the job is no longer active.
+        """
+        record = self._records.get(job_id)
+        if record is None:
+            return True
+        if not record.done.wait(None if timeout_ms < 0 else timeout_ms / 1000):
+            return False
+        self._relay.flush()  # progress and the final signal, in the order posted
+        self._on_done(job_id)  # no-op when flush delivered it
+        return True
+
     def shutdown(self, timeout_ms: int = 60_000) -> bool:
         """Refuse new jobs, cancel all and wait for them (see :meth:`wait`)."""
         self._closed = True
@@ -247,7 +236,7 @@ class WorkerPool(QObject):
         return self.wait(timeout_ms)
 
     # -- GUI-thread slots ----------------------------------------------------------
-    def _is_stale(self, job: Job) -> bool:
+    def _is_stale(self, job: AnyJob) -> bool:
         return job.generation != self._generations.get(job.channel, 0)
 
     def _on_started(self, job_id: int) -> None:
@@ -255,7 +244,7 @@ class WorkerPool(QObject):
         if record is not None and not self._is_stale(record.job):
             self.started.emit(job_id)
 
-    def _on_progress(self, job_id: int, report: Progress) -> None:
+    def _on_progress(self, job_id: int, report: Progress | object) -> None:
         record = self._records.get(job_id)
         if record is not None and not record.cancel.is_set():
             self.progress.emit(job_id, report)
@@ -277,41 +266,10 @@ class WorkerPool(QObject):
             self.busy_changed.emit(False)
 
 
-def _execute(record: _Record, relay: _Relay) -> None:
-    """Worker-thread body: run the job, store its outcome, tell the GUI thread."""
-    job = record.job
-    try:
-        relay.started.emit(job.id)
-        record.outcome = _run(record, relay)
-    except Cancelled:
-        record.outcome = ("cancelled",)
-    except BaseException as err:  # noqa: BLE001 - every failure must reach the window
-        record.outcome = ("failed", describe_error(err), format_details(err))
-    finally:
-        record.done.set()
-        relay.done.emit(job.id)
-
-
-def _run(record: _Record, relay: _Relay) -> tuple[str, JobResult]:
-    job = record.job
-    start = time.perf_counter()
-    if record.cancel.is_set():
-        raise Cancelled()
-    service = _create_service(job, record.device)
-    tiles = 0
-
-    def report(progress: Progress) -> None:
-        nonlocal tiles
-        tiles = progress.done
-        relay.progress.emit(job.id, progress)
-
-    work = service.run(job.image, mask=job.mask, params=job.params, tile=job.tile)
-    pixels = drive(work, on_progress=report, should_cancel=record.cancel.is_set)
-    if record.cancel.is_set():
-        raise Cancelled()
-    if pixels is None:
-        raise InvalidInputError(f"{job.task}/{job.method} returned no image")
-    layers = dict(getattr(service, "extra_layers", None) or {})
-    extra = {"device": record.device, "tiles": tiles, "layers": layers}
-    stages = list(getattr(service, "extra_stages", None) or [])
-    return "finished", JobResult(job, pixels, time.perf_counter() - start, extra, stages)
+def _cancel(record: Record) -> None:
+    """Set the job's cancel flag; a FunctionJob's ``on_cancel`` runs the first time."""
+    first = not record.cancel.is_set()
+    record.cancel.set()
+    hook = record.job.on_cancel if isinstance(record.job, FunctionJob) else None
+    if first and hook is not None:
+        hook()

@@ -154,7 +154,7 @@ def write_image(path: Path, seed: int, *, bits: int = 8, grey: bool = False,
                 size: tuple[int, int] = (48, 64), meta: bool = True) -> Path:  # fmt: skip
     """Write a small test image with EXIF + ICC (where the format stores them)."""
     from app.core import image_io
-    from app.core.image_io import ImageMeta
+    from app.core.image_meta import ImageMeta
 
     pixels = random_pixels(seed, *size)
     path.parent.mkdir(parents=True, exist_ok=True)

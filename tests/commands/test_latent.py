@@ -12,7 +12,7 @@ from app.commands import latent as latent_command
 from app.commands import restore as restore_command
 from app.core import image_io
 from app.core.progress import drive
-from app.ml.recipe import Recipe, read_sidecar, write_sidecar
+from app.ml.recipe import RestoreRecipe, read_sidecar, write_sidecar
 from app.ml.steering import SteeredService
 from app.ml.steering.edit import LatentEdit, LatentRef, Transplant, quantize_map, save_strength_map
 from tests.ml.tiny_vdir import TinyVDIRService, tiny_service
@@ -94,7 +94,7 @@ def test_recipe_sidecar_reproduces_the_pixels(base, photo: Path, tmp_path: Path)
     params = {"latent_strength": 1.4, "seed": 3}
     service = SteeredService(base, edit, smap)
     reference = drive(service.run(pixels, params=params))
-    recipe = Recipe(
+    recipe = RestoreRecipe(
         "denoise", "vdir", params, service.effective_edit(params), smap, input=str(photo)
     )
     sidecar = write_sidecar(recipe, tmp_path / "photo-restored.png")

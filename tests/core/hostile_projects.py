@@ -21,7 +21,7 @@ import numpy as np
 
 from app.core.document import Document
 from app.core.errors import ImageIOError
-from app.core.image_io import ImageMeta
+from app.core.image_meta import ImageMeta
 from app.core.project import MANIFEST, load_project, save_project
 
 Members = dict[str, bytes]

@@ -13,7 +13,7 @@ from PIL import Image, ImageCms
 from app.core import project
 from app.core.document import Document
 from app.core.errors import ImageIOError
-from app.core.image_io import ImageMeta
+from app.core.image_meta import ImageMeta
 from app.core.layers import LayerKind
 from app.core.project import (
     autosave,

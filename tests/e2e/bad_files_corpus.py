@@ -5,7 +5,7 @@ Each :class:`Case` writes one input file into a folder (nothing binary is commit
 in-process (``app.cli.main``) and return a :class:`Run`: the exit code, the message, the
 output, and every broken promise found (:attr:`Run.problems`): a traceback, a message of
 more than one line, an input whose bytes changed, a temp file or partial output left
-behind. ``tests/e2e/test_bad_files.py`` asserts on it; ``tools/bad_file_table.py``
+behind. ``tests/e2e/test_bad_files.py`` asserts on it; ``tools/docs/bad_file_table.py``
 prints the same runs as the markdown table of ``docs/bad_files.md``.
 
 The restores use the fast classical ``--task denoise --method bilateral``.
@@ -32,6 +32,8 @@ from PIL import Image
 
 from app import cli
 from app.core import image_io
+from app.core.image_formats import SUPPORTED_SUFFIXES
+from app.core.image_meta import is_grey_mode
 
 RESTORE_ARGS = ("--task", "denoise", "--method", "bilateral", "--sigma", "10")
 JOURNAL = "patina-batch.sqlite"
@@ -200,7 +202,7 @@ class Case:
 
     def output_name(self) -> str:
         suffix = self.out_suffix or Path(self.name).suffix.lower()
-        if suffix not in image_io.SUPPORTED_SUFFIXES:
+        if suffix not in SUPPORTED_SUFFIXES:
             suffix = ".png"
         return "out" + suffix
 
@@ -221,7 +223,7 @@ def _keeps(depth: int, grey: bool | None = None, alpha: bool = False) -> Callabl
         meta = image_io.load(out).meta
         if meta.bit_depth != depth:
             return f"output has {meta.bit_depth} bits, want {depth}"
-        if grey is not None and image_io.is_grey_mode(meta.mode) != grey:
+        if grey is not None and is_grey_mode(meta.mode) != grey:
             return f"output mode {meta.mode}: grey should be {grey}"
         if alpha and meta.alpha is None:
             return "output lost its alpha channel"
@@ -505,7 +507,7 @@ def _check_result(run: Run, case: Case, src: Path, dest: Path) -> None:
         return
     height, width = result.pixels.shape[:2]
     meta = result.meta
-    kind = f"{meta.bit_depth}-bit {'grey' if image_io.is_grey_mode(meta.mode) else 'RGB'}"
+    kind = f"{meta.bit_depth}-bit {'grey' if is_grey_mode(meta.mode) else 'RGB'}"
     alpha = "+alpha" if meta.alpha is not None else ""
     run.message = f"ok: {width}x{height} {kind}{alpha} {meta.format}"
     problem = case.check(src, dest) if case.check is not None else None

@@ -156,7 +156,7 @@ def test_degrade_paint_render_export_and_project(
     assert psnr(result.data, truth) > psnr(degraded, truth) + 1.0
     assert window.restore_panel.metrics.isVisibleTo(window.restore_panel)
 
-    exported = window.export_to(tmp_path / "restored.png", bit_depth=16)
+    exported = window.files.export_to(tmp_path / "restored.png", bit_depth=16)
     assert exported is not None
     raw = cv2.imread(str(exported), cv2.IMREAD_UNCHANGED)
     assert raw is not None and raw.dtype == np.uint16 and raw.shape == (160, 160, 3)
@@ -165,7 +165,7 @@ def test_degrade_paint_render_export_and_project(
     np.testing.assert_allclose(loaded.pixels, np.clip(result.data, 0, 1), atol=1 / 65535 + 1e-6)
 
     project_path = tmp_path / "work.patina"
-    assert window._save_to(project_path) and not doc.modified
+    assert window.files.save_to(project_path) and not doc.modified
     window.set_document(None)
     assert window.open_path(project_path)
     again = window.document

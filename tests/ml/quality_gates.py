@@ -129,8 +129,8 @@ def inpaint_psnr(
     shipped dlnet-inpaint with ``k`` estimates. ``holes``: two 24 px square holes a crop;
     else the pixels thin scratches (0.8) and dust (0.6) hit. ``scramble``: its weights
     shuffled; ``method="telea"``: OpenCV's Telea instead."""
+    from app.evaluation.vdir import FileEntry
     from app.ml.services.inpaint import InpaintService
-    from app.training.evaluate import FileEntry
 
     path = weights("dlnet-inpaint")
     service = InpaintService(FileEntry(path.stem, "inpaint", str(path)), "cpu")
@@ -147,7 +147,7 @@ def inpaint_psnr(
         if method == "telea":
             import cv2
 
-            from app.training.evaluate_inpaint import opencv_8bit
+            from app.evaluation.inpaint import opencv_8bit
 
             out = quantize8(opencv_8bit(y, mask, cv2.INPAINT_TELEA))
         else:
@@ -159,7 +159,7 @@ def inpaint_psnr(
 
 def detector_iou(*, scramble: bool = False, tophat: bool = False) -> float:
     """IoU (pooled over the crops, threshold 0.5) of the shipped damage detector on
-    scratches 0.6 + dust 0.6 under grain 0.4, fade 0.3, sigma 5 (evaluate_detect's
+    scratches 0.6 + dust 0.6 under grain 0.4, fade 0.3, sigma 5 (app.evaluation.detect's
     ``damage+grain`` setting), crop ``i`` with seed ``i`` (``scramble``: its weights
     shuffled; ``tophat``: the classical top-hat detector instead)."""
     from app.ml.services.detect import (

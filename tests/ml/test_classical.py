@@ -1,4 +1,4 @@
-"""Tests for app.ml.classical (services) and app.ml.classical_ops (operators)."""
+"""Tests for app.ml.classical_services (services) and app.ml.classical_operators (operators)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from PIL import Image
 from app.core.errors import InvalidInputError
 from app.core.metrics import psnr
 from app.core.progress import Progress, drive
-from app.ml import classical_ops as ops
-from app.ml.classical import CLASSICAL_SERVICES, DEFAULT_METHODS, ClassicalService
+from app.ml import classical_operators as ops
+from app.ml.classical_services import CLASSICAL_SERVICES, DEFAULT_METHODS, ClassicalService
 from app.ml.services.base import Service
 
 SERVICES = {cls.info.key: cls for cls in CLASSICAL_SERVICES}

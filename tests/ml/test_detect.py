@@ -9,6 +9,7 @@ import torch
 
 from app.core.damage import scratches
 from app.core.progress import drive
+from app.ml import registry
 from app.ml.archs.detector import DetectorConfig, build
 from app.ml.services import detect
 
@@ -66,12 +67,14 @@ def test_detect_service_returns_image_and_probability(rng: np.random.Generator) 
     assert svc.extra_layers["probability"].shape == (40, 50)
 
 
-def test_find_entry_reads_the_manifest(tmp_path: Path) -> None:
+def test_the_registry_finds_the_detector_in_the_manifest(tmp_path: Path) -> None:
     (tmp_path / "d.safetensors").write_bytes(b"x")
-    models = [{"id": "damage-detector", "task": "detect", "file": "d.safetensors"},
-              {"id": "missing", "task": "detect", "file": "nope.safetensors"}]  # fmt: skip
+    models = [{"id": "damage-detector", "task": "detect", "arch": "damage-detector",
+               "file": "d.safetensors"},
+              {"id": "missing", "task": "detect", "arch": "damage-detector",
+               "file": "nope.safetensors"}]  # fmt: skip
     (tmp_path / "manifest.json").write_text(json.dumps({"models": models}))
-    entry = detect.find_entry("damage-detector", tmp_path)
+    entry = registry.find_model("damage-detector", tmp_path)
     assert entry is not None and entry.file.endswith("d.safetensors")
-    assert detect.find_entry("missing", tmp_path) is None
-    assert detect.find_entry("damage-detector", tmp_path / "none") is None
+    assert registry.find_model("missing", tmp_path) is None
+    assert registry.find_model("damage-detector", tmp_path / "none") is None

@@ -8,7 +8,7 @@ import torch
 from app.core.errors import InvalidInputError
 from app.ml.archs.vdir import VDIR
 from app.ml.loading import load_weights, pick_device
-from app.training.export import save_weights
+from app.training.export.vdir import save_weights
 from tests.ml.test_vdir import TINY
 
 

@@ -11,12 +11,13 @@ from app.core.damage import scratches
 from app.core.errors import InvalidInputError
 from app.core.progress import drive
 from app.ml import registry
-from app.ml.classical import (
+from app.ml.classical_services import (
     BicubicUpscaler,
     GaussianDenoiser,
     NavierStokesInpainter,
     TeleaInpainter,
 )
+from app.ml.loading import MODELS_ENV
 from app.ml.services import detect
 from app.ml.services import old_photo as op
 from app.ml.services.detect import TopHatDetector
@@ -115,8 +116,8 @@ def test_default_pipeline_falls_back_to_telea(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "manifest.json").write_text('{"models": []}')
-    monkeypatch.setenv(registry.MODELS_ENV, str(tmp_path))
-    pipeline = op.default_pipeline("cpu")
+    monkeypatch.setenv(MODELS_ENV, str(tmp_path))
+    pipeline = registry.create_old_photo_pipeline("cpu")
     assert isinstance(pipeline.inpainter, TeleaInpainter)
     assert isinstance(pipeline.detector, TopHatDetector) and pipeline.restorer is None
 
@@ -131,7 +132,7 @@ def test_importing_the_pipeline_does_not_import_torch() -> None:
 
 
 def test_restore_choice_picks_the_grain_restorer(scan: tuple[np.ndarray, np.ndarray]) -> None:
-    from app.ml.classical import BilateralDenoiser
+    from app.ml.classical_services import BilateralDenoiser
 
     img, _ = scan
     pipeline = OldPhotoPipeline(None, NavierStokesInpainter(), GaussianDenoiser(), None,

@@ -15,8 +15,11 @@ import pytest
 from app.core.errors import InvalidInputError
 from app.core.progress import Work, drive
 from app.ml import registry
-from app.ml.classical import CLASSICAL_SERVICES
+from app.ml.classical_services import CLASSICAL_SERVICES, TeleaInpainter
+from app.ml.loading import MODELS_ENV
 from app.ml.services.base import ParamSpec, Service, ServiceInfo
+from app.ml.services.detect import TopHatDetector
+from app.ml.services.old_photo import OldPhotoService
 
 
 class FakeService(Service):
@@ -65,7 +68,7 @@ def models_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty models folder selected through PATINA_MODELS_DIR, with the fake arch."""
     folder = tmp_path / "models"
     folder.mkdir()
-    monkeypatch.setenv(registry.MODELS_ENV, str(folder))
+    monkeypatch.setenv(MODELS_ENV, str(folder))
     monkeypatch.setitem(registry.ARCH_FACTORIES, "fake", f"{__name__}:FakeService")
     return folder
 
@@ -222,3 +225,58 @@ def test_listing_does_not_import_torch(tmp_path: Path) -> None:
 
 def test_service_info_shape() -> None:
     assert all(isinstance(i, ServiceInfo) for i in registry.list_services())
+
+
+class FakeDetector:
+    """Stands in for the learned damage detector (only built, never run here)."""
+
+    method = "learned"
+
+    def __init__(self, entry: registry.ModelEntry, device: str) -> None:
+        self.entry = entry
+        self.device = device
+
+
+def old_photo_models(*ids: str) -> list[dict[str, Any]]:
+    """Manifest dicts of the models the old-photo pipeline picks by id, those in ``ids``."""
+    every = {
+        "damage-detector": model("damage-detector", task="detect", arch="fake-detector"),
+        "dlnet-inpaint": model("dlnet-inpaint", task="inpaint"),
+        "vdir-denoise": model("vdir-denoise", method="vdir"),
+        "vdir-old-photo": model("vdir-old-photo", task="old-photo", method="vdir"),
+        "vdir-real": model("vdir-real", method="vdir-real", default=False),
+        "fake-sr": model("fake-sr", task="upscale"),
+    }
+    return [every[i] for i in ids]
+
+
+def test_old_photo_pipeline_takes_the_shipped_models(
+    models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(registry.ARCH_FACTORIES, "fake-detector", f"{__name__}:FakeDetector")
+    write_manifest(models_dir, old_photo_models(
+        "damage-detector", "dlnet-inpaint", "vdir-denoise", "vdir-old-photo", "vdir-real",
+        "fake-sr",
+    ))  # fmt: skip
+    pipeline: Any = registry.create_old_photo_pipeline("cpu")
+    assert isinstance(pipeline.detector, FakeDetector)
+    assert pipeline.detector.entry.id == "damage-detector"
+    assert pipeline.inpainter.entry.id == "dlnet-inpaint"
+    assert pipeline.restorer.entry.id == "vdir-old-photo"
+    assert pipeline.grain_restorer.entry.id == "vdir-real"
+    assert pipeline.upscaler.entry.id == "fake-sr"
+    service = registry.create_old_photo_service("cpu")
+    assert isinstance(service, OldPhotoService) and service.output_scale({"upscale": 3}) == 3
+    detect_service: Any = registry.create_detect_service("cpu")
+    assert isinstance(detect_service.detector, FakeDetector)
+
+
+def test_old_photo_pipeline_falls_back_stage_by_stage(models_dir: Path) -> None:
+    write_manifest(models_dir, old_photo_models("vdir-denoise"))
+    pipeline: Any = registry.create_old_photo_pipeline("cpu")
+    assert isinstance(pipeline.detector, TopHatDetector)
+    assert isinstance(pipeline.inpainter, TeleaInpainter)
+    assert pipeline.restorer.entry.id == "vdir-denoise"
+    assert pipeline.grain_restorer is None
+    assert pipeline.upscaler.info.method == "bicubic"  # the classical default upscaler
+    assert isinstance(registry.create_inpainter("cpu"), TeleaInpainter)

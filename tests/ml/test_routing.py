@@ -18,9 +18,10 @@ from app.core.route_plan import BLEND, BYPASS, FULL, QUICK, grid_shape
 from app.ml import registry, routing
 from app.ml.archs.pathfinder import FEATURES, Pathfinder
 from app.ml.archs.vdir import build
+from app.ml.loading import MODELS_ENV
 from app.ml.routing import auto_route, choose_route, region_features, restore_routed
 from app.ml.services.vdir import ROUTE_LAYER, VDIRService
-from app.training.export import save_weights
+from app.training.export.vdir import save_weights
 from app.training.route_train import save_pathfinder
 from tests.ml.test_vdir import TINY
 
@@ -67,7 +68,7 @@ def models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
          "file": "route.safetensors", "default": False},
     ]  # fmt: skip
     (folder / "manifest.json").write_text(json.dumps({"models": entries}))
-    monkeypatch.setenv(registry.MODELS_ENV, str(folder))
+    monkeypatch.setenv(MODELS_ENV, str(folder))
     return folder
 
 

@@ -11,8 +11,8 @@ import pytest
 from app.core import damage, image_io
 from app.core.degradations import quantize8
 from app.core.progress import drive
+from app.evaluation.inpaint import FileEntry, opencv_8bit
 from app.ml.services.inpaint import InpaintService
-from app.training.evaluate_inpaint import FileEntry, opencv_8bit
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "models" / "dlnet-inpaint.safetensors"
 SAMPLES = ("astronaut.jpg", "chelsea.png", "coffee.png")

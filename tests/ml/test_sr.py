@@ -17,11 +17,12 @@ from app.core import degradations as D
 from app.core import image_io
 from app.core.degradations import DegradationSpec
 from app.core.progress import drive
+from app.evaluation.protocol import EvalSetup, service_params
 from app.ml import registry
 from app.ml.archs.sr import SRConfig, SRNet, build
 from app.ml.dlnet import fidelity, refine
 from app.ml.dlnet_sr import upscale_luma
-from app.ml.evaluate import EvalSetup, service_params
+from app.ml.loading import MODELS_ENV
 from app.ml.services import upscale as svc
 from app.ml.sr_ops import bicubic_up, degrade_sr, rgb_to_ycc, ycc_to_rgb
 
@@ -175,7 +176,7 @@ def models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
              "file": "tiny-sr.safetensors", "title": "Tiny SR",
              "config": TINY.to_dict()}  # fmt: skip
     (folder / "manifest.json").write_text(json.dumps({"models": [entry]}))
-    monkeypatch.setenv(registry.MODELS_ENV, str(folder))
+    monkeypatch.setenv(MODELS_ENV, str(folder))
     svc._CACHE.clear()
     return folder
 

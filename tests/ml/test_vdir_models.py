@@ -9,7 +9,7 @@ from app.core import image_io
 from app.core.degradations import DegradationSpec, degrade, quantize8
 from app.core.metrics import psnr
 from app.core.progress import drive
-from app.training.evaluate import service_for
+from app.evaluation.vdir import service_for
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 OLD_PHOTO = DegradationSpec(fade=0.3, blur=0.8, grain=0.3, sigma=15, jpeg=60, seed=0)

@@ -12,7 +12,7 @@ from app.core.progress import Progress, drive
 from app.ml.archs.vdir import VDIR
 from app.ml.services.vdir import VDIRService, dihedral
 from app.ml.steering import SteeredService
-from app.training.export import save_weights
+from app.training.export.vdir import save_weights
 from tests.ml.test_vdir import TINY
 
 

@@ -1,4 +1,5 @@
-"""Export of a (tiny) run: weights + manifest entry + card, loadable by the service."""
+"""Export of a (tiny) VDIR run: weights + manifest entry + card, loadable by the service;
+the one ``python -m app.training.export`` command line; the VDIR model evaluator."""
 
 import json
 from pathlib import Path
@@ -7,9 +8,11 @@ import numpy as np
 import pytest
 
 from app.core.progress import drive
+from app.evaluation.vdir import ZeroLatentService, mean_rows, parser, run_all, service_for
 from app.ml.services.vdir import VDIRService
-from app.training.evaluate import ZeroLatentService, mean_rows, parser, run_all, service_for
-from app.training.export import export_run, update_manifest
+from app.training.export import export_run
+from app.training.export import main as export_main
+from app.training.export.files import update_manifest
 from app.training.loop import train
 from tests.training.test_loop import data_dir, tiny_config  # noqa: F401
 
@@ -76,3 +79,38 @@ def test_evaluate_ensemble_rows_score_the_same_inputs(eval_args: list[str]) -> N
     plain, ensemble = out["nested sigma 25"], out["nested sigma 25 [ensemble 2]"]
     assert plain["input_psnr"] == ensemble["input_psnr"]
     assert plain["psnr"] != ensemble["psnr"]
+
+
+def test_export_command_replaces_the_entry_keeps_notes_and_mode_644(
+    tmp_path: Path,
+    data_dir: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run, models = tmp_path / "run", tmp_path / "models"
+    train(tiny_config().with_overrides(steps=1), data_dir, run)
+    (run / "card_notes.md").write_text("## Notes\n\nmeasured here\n")
+    argv = [str(run), "--id", "tiny", "--task", "denoise", "--models", str(models)]
+    assert export_main(argv) == 0
+    assert export_main([*argv, "--steer-noise", "camera"]) == 0
+    printed = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert printed["id"] == "tiny" and printed["weights_dtype"] in ("float16", "float32")
+    (entry,) = json.loads((models / "manifest.json").read_text())["models"]
+    assert entry["steer_noise"] == "camera" and entry["method"] == "vdir"
+    assert (models / "tiny.safetensors").stat().st_mode & 0o777 == 0o644
+    assert "measured here" in (models / "tiny.md").read_text()
+
+
+def test_export_command_refuses_what_does_not_apply(
+    tmp_path: Path,
+    data_dir: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run, models = tmp_path / "run", str(tmp_path / "models")
+    train(tiny_config().with_overrides(steps=1), data_dir, run)
+    assert export_main([str(run), "--id", "x", "--models", models]) == 2  # VDIR: --task needed
+    est = ["--est", str(run)]
+    assert export_main([str(run), "--id", "x", "--task", "denoise", *est, "--models", models]) == 2
+    assert export_main([str(data_dir), "--id", "x", "--task", "denoise", "--models", models]) == 2
+    errors = [line for line in capsys.readouterr().out.splitlines() if line.startswith("error:")]
+    assert len(errors) == 3 and "--task is needed" in errors[0]
+    assert not (tmp_path / "models").exists()

@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.training import mask_export, mask_loop
+from app.training import mask_loop
+from app.training.export import export_run
+from app.training.export import main as export_main
 
 TINY_ARCH = {
     "inpaint": {"widths": [4, 4, 8, 8], "dilations": [2], "z_channels": 4},
@@ -35,7 +37,7 @@ def test_train_resume_export(task: str, data_dir: Path, tmp_path: Path) -> None:
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert any(k.startswith("val_") for rec in log for k in rec)
     models = tmp_path / "models"
-    entry = mask_export.export_run(run, f"tiny-{task}", models_dir=models)
+    entry = export_run(run, f"tiny-{task}", models_dir=models)
     assert (models / f"tiny-{task}.safetensors").is_file()
     assert (models / f"tiny-{task}.md").read_text().startswith("# ")
     manifest = json.loads((models / "manifest.json").read_text())
@@ -93,8 +95,8 @@ def test_weighted_l2_weights_the_hole() -> None:
 def test_evaluate_inpaint_methods_and_k(data_dir: Path) -> None:
     import torch
 
+    from app.evaluation import inpaint as ev
     from app.ml.archs.inpaint import build
-    from app.training import evaluate_inpaint as ev
 
     torch.manual_seed(0)
     net = build({**TINY_ARCH["inpaint"], "prefill": "harmonic", "h_layers": 2}).eval()
@@ -122,3 +124,21 @@ def test_lines_head_trains_unrolled_and_moves_g(data_dir: Path) -> None:
         terms = mask_loop.train_step(state, task, inpaint_task.sample(bank, cfg, state.rng), cfg)
         assert np.isfinite(terms["total"])
     assert float(state.model.g.z.conv.weight.detach().abs().sum()) > 0
+
+
+def test_export_command_takes_a_mask_run_with_or_without_task(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run, models = tmp_path / "run", tmp_path / "models"
+    mask_loop.train(_cfg("detect", 1), data_dir, run)
+    base = [str(run), "--id", "det", "--models", str(models)]
+    assert export_main(base) == 0
+    assert export_main([*base, "--task", "detect", "--title", "Tiny detector"]) == 0
+    (entry,) = json.loads((models / "manifest.json").read_text())["models"]
+    assert entry["task"] == "detect" and entry["title"] == "Tiny detector"
+    assert (models / "det.safetensors").stat().st_mode & 0o777 == 0o644
+    assert export_main([*base, "--task", "inpaint"]) == 2
+    assert export_main([*base, "--preview-for", "vdir-denoise"]) == 2
+    assert export_main([*base, "--est", str(run)]) == 2
+    errors = [line for line in capsys.readouterr().out.splitlines() if line.startswith("error:")]
+    assert len(errors) == 3

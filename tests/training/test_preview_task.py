@@ -12,13 +12,14 @@ import torch
 
 from app.core.errors import InvalidInputError
 from app.core.progress import drive
+from app.evaluation.vdir import service_for
 from app.ml import registry
 from app.ml.archs.vdir import build
-from app.ml.loading import load_arch_model
+from app.ml.loading import MODELS_ENV, load_arch_model
 from app.ml.services.vdir import VDIRService, check_shared_encoder
 from app.training import mask_loop, preview_task
-from app.training.evaluate import service_for
-from app.training.export import export_run, save_weights
+from app.training.export import export_run
+from app.training.export.vdir import save_weights
 from tests.ml.test_vdir import TINY
 
 STUDENT = {**TINY.to_dict(), "enc_blocks": [0, 1], "dec_blocks": [0, 1], "sft_levels": [1, 2, 3]}
@@ -97,7 +98,7 @@ def test_exported_preview_is_the_quick_restorer_of_its_teacher(
     assert manifest["teacher"]["preview"] == "teacher-preview.safetensors"
     assert manifest["teacher-preview"]["default"] is False
     assert service_for(models / "teacher-preview.safetensors").info.task == "denoise"
-    monkeypatch.setenv(registry.MODELS_ENV, str(models))
+    monkeypatch.setenv(MODELS_ENV, str(models))
     full = registry.create_service("denoise", "vdir", device="cpu")
     assert registry.default_method("denoise") == "vdir"
     assert isinstance(full, VDIRService)
@@ -125,7 +126,7 @@ def test_a_preview_with_another_encoder_is_refused(models: Path, tmp_path: Path)
 def test_a_model_without_preview_has_no_quick_variant(
     models: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(registry.MODELS_ENV, str(models))
+    monkeypatch.setenv(MODELS_ENV, str(models))
     full = registry.create_service("denoise", "vdir", device="cpu")
     assert isinstance(full, VDIRService) and full.quick() is full
     with pytest.raises(InvalidInputError, match="no quick preview"):

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from app.evaluation.routing import Table, sigma_map
 from app.ml.archs.pathfinder import FEATURES, Pathfinder
 from app.ml.routing import load_pathfinder
-from app.training.route_table import Table, sigma_map
 from app.training.route_train import (
     FitConfig,
     difficulty,

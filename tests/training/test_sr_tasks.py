@@ -15,7 +15,8 @@ from app.core.progress import drive
 from app.ml.archs.vdir_sr import build as build_vdir_sr
 from app.ml.services.upscale import UpscaleService
 from app.ml.sr_ops import bicubic_up
-from app.training import mask_loop, sr_export
+from app.training import mask_loop
+from app.training.export import export_run
 
 TINY_SR = {"width": 4, "blocks": 1, "cond_hidden": 4, "est_width": 4, "est_layers": 1}
 TINY_VDIR = {"width": 4, "blocks": 1, "latent": 2, "enc_width": 4, "sft_hidden": 4}
@@ -45,7 +46,7 @@ def test_sr_train_resume_estimator_stage_export(data_dir: Path, tmp_path: Path) 
     energy = {**TINY_SR, "est_kind": "energy", "est_layers": 3}
     est_cfg = _cfg("sr", energy, 2, only_est=True, init=str(run))
     assert "val_est_err" in mask_loop.train(est_cfg, data_dir, est_run)
-    entry = sr_export.export(run, est_run, "exported-sr", models)
+    entry = export_run(run, "exported-sr", est_run=est_run, models_dir=models)
     manifest = json.loads((models / "manifest.json").read_text())["models"]
     assert [m["id"] for m in manifest] == ["exported-sr"] and manifest[0]["task"] == "upscale"
     assert entry["config"]["est_kind"] == "energy" and (models / "exported-sr.md").exists()
@@ -75,3 +76,15 @@ def test_vdir_sr_trains_and_starts_at_bicubic(data_dir: Path, tmp_path: Path) ->
     out = net(y, 2, sample=False)
     torch.testing.assert_close(out.restored, bicubic_up(y, 2))
     assert out.decoded.shape == y.shape and out.estimate.shape == (1,)
+
+
+def test_vdir_sr_run_exports_through_the_one_exporter(data_dir: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    run, models = tmp_path / "run", tmp_path / "models"
+    mask_loop.train(_cfg("vdir-sr", TINY_VDIR, 1), data_dir, run)
+    entry = export_run(run, "tiny-vdir-sr", "upscale", models_dir=models, manifest=False)
+    assert entry["arch"] == "vdir-sr" and entry["task"] == "upscale"
+    assert entry["macs_per_pixel"] > 0 and not (models / "manifest.json").exists()
+    weights = load_file(str(models / "tiny-vdir-sr.safetensors"))
+    assert set(weights) == set(build_vdir_sr(TINY_VDIR).state_dict())

@@ -1,16 +1,20 @@
-"""The Batch dialog: start, progress, pause, resume, cancel (offscreen, fake service)."""
+"""The Batch dialog: start, progress, pause, resume, cancel (offscreen, fake service);
+the batch runs as a worker-pool job under the one-GPU-job rule."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
 from app.batch.recipe import Recipe
 from app.batch.runner import Summary
 from app.ui.dialogs.batch import BatchDialog, format_eta
+from app.workers import GPU_GATE, Job, WorkerPool
 from tests.batch.fakes import TokenService, write_image
+from tests.workers.test_pool import ConcurrencyProbe
 
 FILES = 8
 
@@ -112,4 +116,52 @@ def test_file_menu_opens_the_dialog(qtbot, window) -> None:  # noqa: ANN001
     (action,) = [a for a in file_menu.actions() if a.text() == "&Batch…"]
     action.trigger()
     assert isinstance(window.batch_dialog, BatchDialog) and window.batch_dialog.isVisible()
+    assert window.batch_dialog.pool is window.pool  # queues with the window's restorations
     window.batch_dialog.close()
+
+
+class GpuTokenService(TokenService):
+    """A batch service that counts itself into the shared GPU-overlap probe."""
+
+    def _run(self, image, mask, params, tile):  # noqa: ANN001, ANN202
+        probe = ConcurrencyProbe
+        with probe.lock:
+            probe.running += 1
+            probe.peak = max(probe.peak, probe.running)
+        try:
+            return (yield from super()._run(image, mask, params, tile))
+        finally:
+            with probe.lock:
+                probe.running -= 1
+
+
+def test_batch_runs_on_the_pool_and_takes_turns_with_a_gpu_restore(
+    qtbot, folders: tuple[Path, Path]
+) -> None:  # noqa: ANN001
+    """The batch is a pool job; an interactive GPU restore (another pool, as the window's)
+    waits for it: the two never run on the GPU at the same time."""
+    ConcurrencyProbe.running = ConcurrencyProbe.peak = 0
+    service = GpuTokenService()
+    batch_pool = WorkerPool(resolve_device=lambda job: "cuda")
+    dlg = BatchDialog(factory=lambda *args: service, pool=batch_pool)
+    qtbot.addWidget(dlg)
+    dlg.input_edit.setText(str(folders[0]))
+    dlg.output_edit.setText(str(folders[1]))
+    window_pool = WorkerPool(resolve_device=lambda job: "cuda")
+    click(qtbot, dlg.start_button)
+    service.wait_started(1)
+    assert batch_pool.active_jobs() == [dlg._job] and GPU_GATE.busy()
+    restore = window_pool.submit(
+        Job(
+            task="denoise",
+            method="fake",
+            image=np.zeros((8, 8, 3), np.float32),
+            service=ConcurrencyProbe(tiles=2),
+        )  # fmt: skip
+    )
+    with qtbot.waitSignal(dlg.batch_finished, timeout=30_000) as blocker:
+        service.release(1000)
+    assert blocker.args[0].restored == FILES and not dlg.is_running()
+    assert window_pool.wait_for(restore, 10_000)
+    assert ConcurrencyProbe.peak == 1
+    dlg.close()

@@ -22,10 +22,10 @@ def test_step_hardness_snaps_and_clamps(start: float, direction: int, expected: 
 
 
 def test_slider_sets_hardness_and_settings(window) -> None:  # noqa: ANN001
-    options = window.brush_options
+    options = window.tools.brush_options
     options.hardness_slider.setValue(35)
     assert window.editor.brush.hardness == pytest.approx(0.35)
-    assert window.strength_editor.brush.hardness == pytest.approx(0.35)  # latent brush too
+    assert window.latent.strength_editor.brush.hardness == pytest.approx(0.35)  # latent brush too
     assert float(window.settings.value("brush/hardness")) == pytest.approx(0.35)
     assert options.hardness_label.text() == "35 %"
     options.size_box.setValue(40)
@@ -43,7 +43,7 @@ def test_shift_brackets_change_hardness(window, qtbot) -> None:  # noqa: ANN001
     QTest.keyClick(window, Qt.Key.Key_BraceRight, Qt.KeyboardModifier.ShiftModifier)
     QTest.keyClick(window, Qt.Key.Key_BracketRight, Qt.KeyboardModifier.ShiftModifier)
     assert window.editor.brush.hardness == pytest.approx(0.7)
-    assert window.brush_options.hardness_slider.value() == 70
+    assert window.tools.brush_options.hardness_slider.value() == 70
     radius = window.editor.brush.radius
     QTest.keyClick(window, Qt.Key.Key_BracketRight)  # plain ] still sizes the brush
     assert window.editor.brush.radius > radius
@@ -61,8 +61,8 @@ def test_hardness_is_remembered(window, qtbot, tmp_path: Path) -> None:  # noqa:
     qtbot.addWidget(again)
     try:
         assert again.editor.brush.hardness == pytest.approx(0.3)
-        assert again.brush_options.hardness_slider.value() == 30
-        assert again.brush_options.size_box.value() == 12
+        assert again.tools.brush_options.hardness_slider.value() == 30
+        assert again.tools.brush_options.size_box.value() == 12
     finally:
         again.shutdown()
 

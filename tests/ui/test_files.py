@@ -35,7 +35,7 @@ def test_export_keeps_metadata_and_never_overwrites(window, qtbot, tmp_path) -> 
     source = _photo_with_metadata(tmp_path / "photo.png")
     assert window.open_path(source)
     _render(window, qtbot)
-    written = window.export_to(tmp_path / "photo-restored.png", bit_depth=8)
+    written = window.files.export_to(tmp_path / "photo-restored.png", bit_depth=8)
     assert written is not None and written.exists()
     loaded = image_io.load(written)
     original = image_io.load(source)
@@ -44,15 +44,15 @@ def test_export_keeps_metadata_and_never_overwrites(window, qtbot, tmp_path) -> 
     np.testing.assert_allclose(loaded.pixels, 1 - original.pixels, atol=1 / 255 + 1e-6)
     # the original is never written over; an existing file is not replaced silently
     before = source.read_bytes()
-    assert window.export_to(source) is None
+    assert window.files.export_to(source) is None
     assert source.read_bytes() == before
-    assert window.export_to(written) is None
+    assert window.files.export_to(written) is None
 
 
 def test_export_16_bit_tiff(window, qtbot, tmp_path) -> None:  # noqa: ANN001
     window.set_document(Document.from_image(rng_image(32, 32)))
     _render(window, qtbot)
-    written = window.export_to(tmp_path / "out.tif", bit_depth=16)
+    written = window.files.export_to(tmp_path / "out.tif", bit_depth=16)
     assert written is not None and image_io.load(written).meta.bit_depth == 16
 
 
@@ -61,7 +61,7 @@ def test_project_round_trip(window, qtbot, tmp_path) -> None:  # noqa: ANN001
     window.set_document(doc)
     window.editor.fill_rect((5, 5, 15, 25))
     _render(window, qtbot)
-    assert window._save_to(tmp_path / "work.patina")
+    assert window.files.save_to(tmp_path / "work.patina")
     assert not doc.modified and "work.patina" in window.windowTitle()
     window.set_document(None)
     assert window.open_path(tmp_path / "work.patina")
@@ -76,30 +76,30 @@ def test_project_round_trip(window, qtbot, tmp_path) -> None:  # noqa: ANN001
 def test_mask_save_and_load(window, tmp_path) -> None:  # noqa: ANN001
     window.set_document(Document.from_image(rng_image(40, 50)))
     window.editor.fill_rect((0, 0, 10, 10))
-    assert window.save_mask_to(tmp_path / "mask.png")
-    window.mask_clear()
-    assert window.load_mask_from(tmp_path / "mask.png")
+    assert window.files.save_mask_to(tmp_path / "mask.png")
+    window.tools.mask_clear()
+    assert window.files.load_mask_from(tmp_path / "mask.png")
     assert window.document.mask_layer().data[5, 5] == 1.0
     assert "Load mask" in window.action("undo").text()
     bad = tmp_path / "small.png"
     Image.fromarray(np.zeros((5, 5), np.uint8)).save(bad)
-    assert not window.load_mask_from(bad)
+    assert not window.files.load_mask_from(bad)
     assert "5x5" in window.errors[-1].message.text()
 
 
 def test_autosave_and_recover(window, autosave_dir) -> None:  # noqa: ANN001
     doc = Document.from_image(rng_image(30, 30))
     window.set_document(doc)
-    assert window.autosave_now() is None, "nothing to save while unmodified"
+    assert window.files.autosave_now() is None, "nothing to save while unmodified"
     window.editor.fill_rect((0, 0, 5, 5))
-    path = window.autosave_now()
+    path = window.files.autosave_now()
     assert path is not None and path.parent == autosave_dir
     assert project.find_recoverable() == [path]
     window.set_document(None)
-    assert window.recover(path)
+    assert window.files.recover(path)
     assert window.document.mask_layer().data[2, 2] == 1.0
     assert not path.exists()
-    assert window.autosave_timer.interval() == 3 * 60 * 1000
+    assert window.files.autosave_timer.interval() == 3 * 60 * 1000
 
 
 def test_recent_files_and_drop(window, sample_path, qtbot) -> None:  # noqa: ANN001
@@ -117,6 +117,6 @@ def test_recent_files_and_drop(window, sample_path, qtbot) -> None:  # noqa: ANN
     )
     window.dropEvent(event)
     assert window.document is not None and window.document.source == sample_path
-    assert window.recent_files()[0] == str(sample_path.resolve())
-    window._fill_recent()
-    assert window.recent_menu.actions()[0].text() == sample_path.name
+    assert window.files.recent_files()[0] == str(sample_path.resolve())
+    window.files.fill_recent()
+    assert window.files.recent_menu.actions()[0].text() == sample_path.name

@@ -46,7 +46,7 @@ def test_preview_covers_visible_region_only(window, qtbot) -> None:  # noqa: ANN
     assert roi is not None and roi != (0, 0, 300, 400)
     window.jobs.service_override = InvertService()
     with qtbot.waitSignal(window.jobs.result_applied, timeout=20_000):
-        window.preview()
+        window.restore.preview()
     result, original = doc.result_layer().data, doc.original.data
     y0, x0, y1, x1 = roi
     np.testing.assert_allclose(result[y0:y1, x0:x1], 1 - original[y0:y1, x0:x1], atol=1e-6)
@@ -63,7 +63,7 @@ def test_previews_replace_each_other_in_history(window, qtbot) -> None:  # noqa:
     for value in (0.2, 0.4, 0.6):
         window.jobs.service_override = ConstantService(value)
         with qtbot.waitSignal(window.jobs.result_applied, timeout=20_000):
-            window.preview()
+            window.restore.preview()
     assert len(doc.history.undo_texts) == 1
     assert np.allclose(doc.result_layer().data, 0.6)
     window.jobs.service_override = ConstantService(0.9)
@@ -94,7 +94,7 @@ def test_cancel_stops_within_one_tile(window, qtbot) -> None:  # noqa: ANN001
         window.render_full()
     assert window.restore_panel.cancel_button.isEnabled()
     with qtbot.waitSignal(window.pool.cancelled, timeout=20_000):
-        window.cancel_jobs()
+        window.restore.cancel_jobs()
         service.gate.set()
     assert service.started <= 1, "work stopped before the next tile"
     assert doc.result_layer() is None
@@ -126,10 +126,10 @@ def test_stale_preview_never_overwrites_newer(window, qtbot) -> None:  # noqa: A
     old = GatedService(tiles=1, value=0.1)
     window.jobs.service_override = old
     with qtbot.waitSignal(window.pool.started, timeout=20_000):
-        window.preview()
+        window.restore.preview()
     window.jobs.service_override = ConstantService(0.7)
     with qtbot.waitSignals([window.jobs.result_applied, window.pool.stale], timeout=20_000):
-        window.preview()
+        window.restore.preview()
         old.gate.set()
     window.pool.wait(20_000)
     qtbot.wait_until(lambda: not window.pool.active_jobs(), timeout=20_000)

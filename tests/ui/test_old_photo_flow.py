@@ -12,7 +12,7 @@ from PySide6.QtTest import QTest
 from app.core.damage import scratches
 from app.core.document import Document
 from app.core.layers import LayerKind
-from app.ml.classical import BicubicUpscaler, NavierStokesInpainter, TeleaInpainter
+from app.ml.classical_services import BicubicUpscaler, NavierStokesInpainter, TeleaInpainter
 from app.ml.services.detect import DetectService, TopHatDetector
 from app.ml.services.old_photo import OldPhotoPipeline, OldPhotoService
 from app.ui.stage_layers import STEP_TEXTS

@@ -109,11 +109,11 @@ def test_lasso_fill(window) -> None:  # noqa: ANN001
 def test_mask_operations_are_undoable(window) -> None:  # noqa: ANN001
     window.set_document(Document.from_image(rng_image()))
     window.editor.fill_rect((40, 40, 50, 50))
-    window.mask_grow()
+    window.tools.mask_grow()
     assert window.document.mask_layer().data[39, 45] == 1.0
-    window.mask_invert()
+    window.tools.mask_invert()
     assert window.document.mask_layer().data[0, 0] == 1.0
-    window.mask_clear()
+    window.tools.mask_clear()
     assert window.document.mask_layer().data.max() == 0.0
     for _ in range(3):
         window.undo()
@@ -125,7 +125,7 @@ def test_mask_layer_selection_selects_brush(window) -> None:  # noqa: ANN001
     window.set_tool("hand")
     mask = window.document.mask_layer(create=True)
     window.layers_panel.select_layer(mask)
-    assert window.area.view.tool() is window.tools["brush"]
+    assert window.area.view.tool() is window.tools.by_name["brush"]
 
 
 def test_layers_panel_visibility_opacity_delete(window) -> None:  # noqa: ANN001

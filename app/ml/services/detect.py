@@ -4,7 +4,8 @@ Two detectors with the same interface, ``probability(image, tile) -> Work[(H, W)
 (float32 in [0, 1], one Progress per tile, ``stage="detect"``):
 
 - :class:`LearnedDetector`: the small U-Net of :mod:`app.ml.archs.detector` trained by
-  Patina on synthetic damage over grain/blur/fade (``models/damage-detector``).
+  Patina on synthetic damage over grain/blur/fade (``models/damage-detector``; the
+  registry builds it from its manifest entry: :func:`app.ml.registry.create_detector`).
 - :class:`TopHatDetector`: the classical baseline: white and black morphological
   top-hats of the luminance (structuring disk of ``radius``), their maximum mapped to a
   pseudo-probability ``clip(tophat / (2 * level), 0, 1)``, so 0.5 means "``level``
@@ -17,7 +18,6 @@ function the window and the old-photo pipeline use without torch.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,11 +34,9 @@ from app.core.masks import from_probability as to_mask  # noqa: F401
 from app.core.progress import Work
 from app.core.tiling import process_tiled
 from app.ml.archs.detector import DamageDetector, build
-from app.ml.loading import load_arch_model, pick_device
+from app.ml.loading import EntryLike, load_arch_model, pick_device, weights_path
 from app.ml.services.base import Service, ServiceInfo, check_image
-from app.ml.services.vdir import MODELS_DIR, EntryLike, weights_path
 
-DETECTOR_ID = "damage-detector"
 OVERLAP = 32
 _CACHE: dict[tuple[str, str], DamageDetector] = {}
 
@@ -64,7 +62,8 @@ def tiled_probability(
 
 
 class LearnedDetector:
-    """The trained damage detector of a manifest entry."""
+    """The trained damage detector whose weights ``entry`` names (the registry's
+    ModelEntry, or any :class:`~app.ml.loading.EntryLike`)."""
 
     method = "learned"
 
@@ -116,7 +115,8 @@ Detector = LearnedDetector | TopHatDetector
 
 @dataclass
 class ManifestEntry:
-    """The fields of a ``models/manifest.json`` entry the mask services read."""
+    """The fields of a model entry a :class:`LearnedDetector` reads, for weights that are
+    not listed in a manifest (evaluation, quality gates)."""
 
     id: str
     task: str
@@ -124,42 +124,12 @@ class ManifestEntry:
     title: str = ""
 
 
-def models_folder() -> Path:
-    """The registry's models folder (``$PATINA_MODELS_DIR`` honoured), else ``models/``."""
-    try:
-        from app.ml.registry import current_models_dir
-    except ImportError:
-        return MODELS_DIR
-    return current_models_dir()
-
-
-def find_entry(model_id: str, models_dir: Path | None = None) -> ManifestEntry | None:
-    """The manifest entry ``model_id`` whose weights file exists, or None."""
-    models_dir = models_dir if models_dir is not None else models_folder()
-    path = models_dir / "manifest.json"
-    try:
-        models = json.loads(path.read_text()).get("models", [])
-    except (OSError, json.JSONDecodeError):
-        return None
-    for m in models:
-        if m.get("id") == model_id and (models_dir / str(m.get("file", ""))).is_file():
-            file = str(models_dir / m["file"])
-            return ManifestEntry(m["id"], m.get("task", ""), file, m.get("title", ""))
-    return None
-
-
-def default_detector(device: str = "auto") -> Detector:
-    """The learned detector when ``damage-detector`` is shipped, else the top-hat one."""
-    entry = find_entry(DETECTOR_ID)
-    return LearnedDetector(entry, device) if entry is not None else TopHatDetector()
-
-
 class DetectService(Service):
     """A detector as a Service for the worker pool: returns the image unchanged and
     leaves the probability in ``extra_layers["probability"]`` (the pool passes it on)."""
 
-    def __init__(self, detector: Detector | None = None, device: str = "auto") -> None:
-        self.detector = detector if detector is not None else default_detector(device)
+    def __init__(self, detector: Detector) -> None:
+        self.detector = detector
         self.device = getattr(self.detector, "device", "cpu")
         self.extra_layers: dict[str, np.ndarray] = {}
         self.info = ServiceInfo(

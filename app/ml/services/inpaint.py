@@ -35,13 +35,11 @@ from app.ml.archs.inpaint import InpaintNet, build, harmonic_fill, pad_inputs
 from app.ml.archs.line_fill import gaussian_blur, gaussian_blur_radius
 from app.ml.archs.line_fill_sparse import line_candidates_at, mixture_at
 from app.ml.dlnet import dlnet_forward
-from app.ml.loading import load_arch_model, pick_device
+from app.ml.loading import EntryLike, load_arch_model, pick_device, weights_path
 from app.ml.services.base import Service, ServiceInfo
 from app.ml.services.specs import INPAINT_DESCRIPTION as DESCRIPTION
 from app.ml.services.specs import INPAINT_PARAMS as PARAMS
-from app.ml.services.vdir import EntryLike, weights_path
 
-INPAINT_ID = "dlnet-inpaint"
 OVERLAP = 64
 _CACHE: dict[tuple[str, str], InpaintNet] = {}
 

@@ -8,23 +8,22 @@ stage on its own layer (:meth:`OldPhotoResult.stages`, carried to the window by 
 worker pool from :attr:`OldPhotoService.extra_stages`) and the recipe can record every
 stage's parameters.
 
-Stage choice (:func:`default_pipeline`): the learned damage detector if shipped, else
-the top-hat baseline; learned inpainting if shipped, else OpenCV Telea
-(:func:`default_inpainter`); the ``old-photo`` VDIR model if the registry lists it, else
-the denoise one, else no restore stage (with ``restore=grain``, the real-noise model
-``vdir-real`` when listed: it removes coarse film grain and camera noise that the old-photo
-model, trained on fine grain, leaves or worsens; docs/models.md has the numbers); the
-registry's upscaler when ``upscale > 1``.
+Stage choice (:func:`app.ml.registry.create_old_photo_pipeline`, the one place the
+pipeline is assembled): the learned damage detector if shipped, else the top-hat
+baseline; learned inpainting if shipped, else OpenCV Telea; the ``old-photo`` VDIR model
+if the registry lists it, else the denoise one, else no restore stage (with
+``restore=grain``, the real-noise model ``vdir-real`` when listed: it removes coarse film
+grain and camera noise that the old-photo model, trained on fine grain, leaves or
+worsens; docs/models.md has the numbers); the registry's upscaler when ``upscale > 1``.
 Memory: every stage is tiled, so besides the intermediate images (kept as layers) only
 one row of tiles is held at a time.
 
 Importing this module does not import torch (the window lists :data:`PIPELINE_INFO`);
-the stages' modules are imported by :func:`default_pipeline`.
+the stages are built, and their modules imported, by the registry.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -229,54 +228,3 @@ def pipeline_device(pipeline: OldPhotoPipeline) -> str:
               pipeline.grain_restorer)  # fmt: skip
     devices = [str(getattr(s, "device", "cpu")) for s in stages if s is not None]
     return next((d for d in devices if d != "cpu"), "cpu")
-
-
-def default_inpainter(device: str = "auto") -> Service:
-    """The learned inpainting model if shipped, else OpenCV Telea (8-bit fast marching)."""
-    from app.ml.classical import TeleaInpainter
-    from app.ml.services.detect import find_entry
-    from app.ml.services.inpaint import INPAINT_ID, InpaintService
-
-    entry = find_entry(INPAINT_ID)
-    return InpaintService(entry, device) if entry is not None else TeleaInpainter()
-
-
-def default_pipeline(device: str = "auto") -> OldPhotoPipeline:
-    """Stages from ``models/`` and the registry, with fallbacks (see module docstring)."""
-    from app.ml.services.detect import default_detector
-
-    registry = _registry()
-    restorer = _restorer(registry, device)
-    upscaler = _service(registry, "upscale", None, device)
-    grain = _service(registry, "denoise", "vdir-real", device)
-    return OldPhotoPipeline(
-        default_detector(device), default_inpainter(device), restorer, upscaler, grain
-    )
-
-
-def _registry() -> Any:
-    """``app.ml.registry`` (imported by name), or None when it is not installed."""
-    try:
-        return importlib.import_module("app.ml.registry")
-    except ImportError:
-        return None
-
-
-def _service(registry: Any, task: str, method: str | None, device: str) -> Service | None:
-    if registry is None:
-        return None
-    try:
-        return registry.create_service(task, method, device=device)  # type: ignore[no-any-return]
-    except InvalidInputError:
-        return None
-
-
-def _restorer(registry: Any, device: str) -> Service | None:
-    """The ``old-photo`` VDIR model if listed, else the ``denoise`` one, else None."""
-    if registry is None:
-        return None
-    ids = {e.id for e in registry.list_models()}
-    for model_id, task in (("vdir-old-photo", "old-photo"), ("vdir-denoise", "denoise")):
-        if model_id in ids:
-            return _service(registry, task, "vdir", device)
-    return None

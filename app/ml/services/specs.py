@@ -10,10 +10,11 @@ entry of an architecture missing from :data:`ARCH_SPECS` may still carry its own
 from __future__ import annotations
 
 from app.ml.services.base import ParamSpec
+from app.ml.steering.edit import STRENGTH_NEUTRAL, STRENGTH_RANGE
 
 VDIR_DESCRIPTION = "Blind learned restoration (VDIR); its latent can be steered."
 VDIR_PARAMS = (
-    ParamSpec("latent_strength", 1.0, 0.0, 3.0,
+    ParamSpec("latent_strength", STRENGTH_NEUTRAL, *STRENGTH_RANGE,
               help="1 = neutral; above 1 smooths more (as if the photo were noisier), "
                    "below 1 keeps more texture and grain"),
     ParamSpec("seed", -1, -1, 2**31 - 1,
@@ -62,8 +63,21 @@ SR_PARAMS = (
     ParamSpec("gamma", 1e-3, 0.0, 0.1, help="step size of the likelihood refinement"),
 )  # fmt: skip
 
+BLIND_SR_DESCRIPTION = (
+    "Blind learned super-resolution (VDIR-SR): a latent code read from the photo tells "
+    "the network how blurred it is (the estimate is printed); Sharpen steers that code "
+    "(1 = as read, more = sharper, less = softer)."
+)
+BLIND_SR_PARAMS = (
+    ParamSpec("scale", 2, 2, 4, help="enlargement factor (2, 3 or 4)"),
+    ParamSpec("sharpen", STRENGTH_NEUTRAL, *STRENGTH_RANGE,
+              help="latent strength along the blur direction: 1 = the model's own "
+                   "reading, above 1 sharper, below 1 softer"),
+)  # fmt: skip
+
 ARCH_SPECS: dict[str, tuple[tuple[ParamSpec, ...], str]] = {
     "vdir": (VDIR_PARAMS, VDIR_DESCRIPTION),
     "dlnet-inpaint": (INPAINT_PARAMS, INPAINT_DESCRIPTION),
     "dlnet-sr": (SR_PARAMS, SR_DESCRIPTION),
+    "vdir-sr": (BLIND_SR_PARAMS, BLIND_SR_DESCRIPTION),
 }

@@ -18,6 +18,7 @@ gradients w.r.t. z, so the service does not use ``inference_mode`` (weights are 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +29,17 @@ from app.core.progress import Work
 from app.core.tiling import process_tiled
 from app.ml.archs.sr import SRNet, build
 from app.ml.dlnet_sr import upscale_luma
-from app.ml.loading import load_arch_model, pick_device
+from app.ml.loading import EntryLike, load_arch_model, pick_device, weights_path
 from app.ml.services.base import Service, ServiceInfo
 from app.ml.services.specs import SR_DESCRIPTION as DESCRIPTION
 from app.ml.services.specs import SR_PARAMS as PARAMS
-from app.ml.services.vdir import EntryLike, weights_path
 from app.ml.sr_ops import bicubic_up, rgb_to_ycc, ycc_to_rgb
 
 SR_ID = "dlnet-sr"
 OVERLAP = 16
 MARGIN = 24  # context (input px) each tile sees beyond its borders, cropped off after
 EST_CROP = 768  # the blur is estimated on at most this centre crop (input px)
-_CACHE: dict[tuple[str, str], SRNet] = {}
+_CACHE: dict[tuple[str, str], Any] = {}  # (model id, device) -> network, every upscaler
 
 
 def load_model(path: Path, device: str = "cpu") -> SRNet:
@@ -85,18 +85,39 @@ def context_tile(
     padded: np.ndarray,
     margin: int,
     scale: int,
+    upscale: Callable[..., np.ndarray] = upscale_tile,
     **kw: Any,
 ) -> np.ndarray:
-    """:func:`upscale_tile` of the tile with ``margin`` px of context from ``padded`` (the
-    image reflect-padded by ``margin``) on every side, the context cropped off again, so
-    the network's and the refinement's borders never reach the blended output.
-    ``rows`` / ``cols`` are the tile's crops of the image's row / column index grids."""
+    """``upscale`` (default :func:`upscale_tile`) of the tile with ``margin`` px of context
+    from ``padded`` (the image reflect-padded by ``margin``) on every side, the context
+    cropped off again, so the network's and the refinement's borders never reach the
+    blended output. ``rows`` / ``cols`` are the tile's crops of the image's row / column
+    index grids."""
     y0, x0 = int(rows[0, 0]), int(cols[0, 0])
     h, w = tile.shape[:2]
     ctx = padded[y0 : y0 + h + 2 * margin, x0 : x0 + w + 2 * margin]
-    out = upscale_tile(ctx, scale=scale, **kw)
+    out = upscale(ctx, scale=scale, **kw)
     m = margin * scale
     return out[m : m + h * scale, m : m + w * scale]
+
+
+def upscale_with_context(image: np.ndarray, tile: int, scale: int, **kw: Any) -> Work[np.ndarray]:
+    """Tile ``image`` (``tile`` input px, :data:`OVERLAP` blended), upscale every tile with
+    :data:`MARGIN` px of context (:func:`context_tile`, ``kw`` passed on) and return the
+    (H*scale, W*scale, 3) result."""
+    fn = functools.partial(
+        context_tile, padded=pad_reflect(image, MARGIN), margin=MARGIN, scale=scale, **kw
+    )
+    h, w = image.shape[:2]
+    grids = (  # index grids as zero-copy views: each tile learns where it lies
+        np.broadcast_to(np.arange(h)[:, None], (h, w)),
+        np.broadcast_to(np.arange(w)[None, :], (h, w)),
+    )
+    out = yield from process_tiled(
+        image, fn, tile=max(tile, 2 * OVERLAP + 8), overlap=OVERLAP, scale=scale,
+        extras=grids, stage="upscale",
+    )  # fmt: skip
+    return out
 
 
 def pad_reflect(image: np.ndarray, margin: int) -> np.ndarray:
@@ -120,12 +141,17 @@ class UpscaleService(Service):
             description=DESCRIPTION, scale=0, learned=True, params=PARAMS,
         )  # fmt: skip
 
+    @staticmethod
+    def load(path: Path, device: str) -> torch.nn.Module:
+        """The network of the weights at ``path`` on ``device`` (subclasses: their own)."""
+        return load_model(path, device)
+
     @property
     def model(self) -> SRNet:
         """The loaded network (cached per id and device)."""
         key = (self.entry.id, self.device)
         if key not in _CACHE:
-            _CACHE[key] = load_model(weights_path(self.entry), self.device)
+            _CACHE[key] = self.load(weights_path(self.entry), self.device)
         return _CACHE[key]
 
     def output_scale(self, params: Any = None) -> int:
@@ -147,18 +173,8 @@ class UpscaleService(Service):
     ) -> Work[np.ndarray]:
         scale = int(params["scale"])
         self.model.check_scale(scale)
-        fn = functools.partial(
-            context_tile, padded=pad_reflect(image, MARGIN), margin=MARGIN, scale=scale,
-            model=self.model, blur=self.blur_for(image, params), k=int(params["k"]),
-            gamma=float(params["gamma"]),
+        out = yield from upscale_with_context(
+            image, tile, scale, model=self.model, blur=self.blur_for(image, params),
+            k=int(params["k"]), gamma=float(params["gamma"]),
         )  # fmt: skip
-        h, w = image.shape[:2]
-        grids = (  # index grids as zero-copy views: each tile learns where it lies
-            np.broadcast_to(np.arange(h)[:, None], (h, w)),
-            np.broadcast_to(np.arange(w)[None, :], (h, w)),
-        )
-        tile = max(tile, 2 * OVERLAP + 8)
-        out = yield from process_tiled(
-            image, fn, tile=tile, overlap=OVERLAP, scale=scale, extras=grids, stage="upscale"
-        )
         return out

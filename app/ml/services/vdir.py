@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,13 +50,12 @@ from app.core.route_plan import CELL, path_shares, route_pixels
 from app.core.tiling import Tile, crop, pad_to_multiple, plan_tiles, process_tiled
 from app.ml.archs.pathfinder import Pathfinder
 from app.ml.archs.vdir import ALIGN, VDIR, build
-from app.ml.loading import load_arch_model, pick_device
+from app.ml.loading import EntryLike, load_arch_model, pick_device, weights_path
 from app.ml.routing import auto_route, check_route, load_pathfinder, restore_routed
 from app.ml.services.base import Service, ServiceInfo
 from app.ml.services.specs import VDIR_DESCRIPTION
 from app.ml.services.specs import VDIR_PARAMS as PARAMS
 
-MODELS_DIR = Path(__file__).resolve().parents[3] / "models"
 OVERLAP = 32
 MARGIN = 16  # encoder stitching margin in pixels (multiple of ALIGN)
 SIGMA_NORM = 75.0
@@ -64,21 +63,6 @@ QUALITY_NORM = 100.0
 _CACHE: dict[tuple[str, str], VDIR] = {}
 
 DIHEDRAL_VIEWS = {1: (0,), 2: (0, 4), 4: (0, 1, 2, 3), 8: tuple(range(8))}
-
-
-class EntryLike(Protocol):
-    """The fields of :class:`app.ml.registry.ModelEntry` this service reads."""
-
-    id: str
-    task: str
-    file: str
-    title: str
-
-
-def weights_path(entry: EntryLike) -> Path:
-    """Absolute path of the entry's weights (relative names are under ``models/``)."""
-    path = Path(entry.file)
-    return path if path.is_absolute() else MODELS_DIR / path
 
 
 def load_model(path: Path, device: str, dtype: torch.dtype) -> VDIR:

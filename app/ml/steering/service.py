@@ -28,6 +28,7 @@ from app.ml.steering.edit import (
     CROP_ALIGN,
     FACTOR,
     STEER_SIGMA,
+    STRENGTH_RANGE,
     LatentEdit,
     LatentRef,
     apply_edit,
@@ -39,7 +40,6 @@ from app.ml.steering.edit import (
 )
 from app.ml.steering.sources import LatentCache, image_latent, region_latent
 
-STRENGTH_MAX = 3.0
 SWEEP_PARAMS = ("strength", *(f"gain{k}" for k in range(CHANNELS)),
                 *(f"offset{k}" for k in range(CHANNELS)))  # fmt: skip
 Origin = tuple[int, int]
@@ -179,7 +179,7 @@ class SteeredService(Service):
         self.info = ServiceInfo(
             task=base.info.task, method=base.info.method, title=f"{base.info.title} (steered)",
             description="VDIR with an edited latent code", learned=True,
-            params=(ParamSpec("latent_strength", self.edit.strength, 0.0, STRENGTH_MAX,
+            params=(ParamSpec("latent_strength", self.edit.strength, *STRENGTH_RANGE,
                               help="1 = neutral; above cleans more, below keeps more"),
                     ParamSpec("seed", seed, -1, 2**31 - 1,
                               help="-1: the mean latent; else a latent sampled with this seed"),

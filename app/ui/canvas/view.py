@@ -285,7 +285,11 @@ class CanvasView(QGraphicsView):
             self._pan_from = event.position().toPoint()
         elif event.button() == Qt.MouseButton.LeftButton and self._near_divider():
             self._dragging_split = True
-        elif event.button() == Qt.MouseButton.LeftButton and self._can_use_tool():
+        elif (
+            event.button() == Qt.MouseButton.LeftButton
+            and self._can_use_tool()
+            and self._tool is not None
+        ):
             self._tool_active = True
             self._tool.press(self.image_pos(event.position()), event.modifiers())
             self.viewport().update()

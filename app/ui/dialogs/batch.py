@@ -2,21 +2,23 @@
 
 The dialog collects folders and a recipe (task, method, output format; a recipe file can
 be loaded or saved, and the window may pass its current settings), then runs
-:func:`app.batch.runner.run_batch` on a background thread so the window never freezes.
-Events come back as a queued Qt signal: a progress bar with ETA, and a table of the most
-recent files with their status, time and an after-thumbnail. Pause holds the batch
-between tiles, Resume goes on, Cancel stops after the files in flight (a second Cancel
-stops at once). Everything is in the journal in the output folder, so a cancelled batch
-continues where it stopped when started again with the same folders.
+:func:`app.batch.runner.run_batch` as one long :class:`~app.workers.function_job.FunctionJob`
+on the worker pool, so the window never freezes and the batch obeys the pool's
+one-GPU-job rule: an interactive restore on the GPU waits for the batch, and the other way
+round. Events come back through the pool's ``progress`` signal (GUI thread): a progress bar
+with ETA, and a table of the most recent files with their status, time and an
+after-thumbnail. Pause holds the batch between tiles, Resume goes on, Cancel stops after
+the files in flight (a second Cancel stops at once). Everything is in the journal in the
+output folder, so a cancelled batch continues where it stopped when started again with
+the same folders.
 """
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QSize, Signal
+from PySide6.QtCore import QSize, Signal
 from PySide6.QtGui import QCloseEvent, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -37,7 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.batch.inputs import resolve_source
+from app.batch.inputs import Source, resolve_source
 from app.batch.pipeline import Control
 from app.batch.recipe import FORMATS, Recipe
 from app.batch.runner import (
@@ -51,16 +53,11 @@ from app.batch.runner import (
 )
 from app.core.errors import PatinaError
 from app.ml.services.base import TASKS
+from app.workers.function_job import FunctionJob, JobContext
+from app.workers.pool import WorkerPool
 
 MAX_ROWS = 500  # the table keeps the most recent files only
 DEFAULT_METHOD = "(default)"
-
-
-class _Relay(QObject):
-    """Lives on the GUI thread; the batch thread emits, the dialog receives queued."""
-
-    message = Signal(object)
-    error = Signal(str)
 
 
 def format_eta(seconds: float | None) -> str:
@@ -80,6 +77,10 @@ class BatchDialog(QDialog):
     ``batch_finished(Summary)``, ``batch_failed(str)``, ``state_changed(str)`` with
     states ``idle``, ``running``, ``paused``, ``stopping``, ``finished``, ``stopped``,
     ``error``. ``factory`` replaces the model registry (tests).
+
+    ``pool``: the window's :class:`WorkerPool`, so the batch queues with its restorations;
+    without one the dialog makes its own (the GPU gate still allows one GPU job at a time
+    across pools). Every method is for the GUI thread; the batch runs on a pool thread.
     """
 
     progressed = Signal(object)
@@ -94,6 +95,7 @@ class BatchDialog(QDialog):
         *,
         recipe: Recipe | None = None,
         factory: ServiceFactory | None = None,
+        pool: WorkerPool | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Batch restore")
@@ -103,13 +105,19 @@ class BatchDialog(QDialog):
         self.control: Control | None = None
         self.summary: Summary | None = None
         self.state = "idle"
-        self._thread: threading.Thread | None = None
-        self._relay = _Relay(self)
-        self._relay.message.connect(self._on_event)
-        self._relay.error.connect(self._on_error)
+        self._job: int | None = None  # the batch's job id while it runs on the pool
+        self.pool = pool if pool is not None else WorkerPool(self, cpu_threads=1)
+        self._connect_pool()
         self._build()
         self.apply_recipe(self.base_recipe)
         self._set_state("idle")
+
+    def _connect_pool(self) -> None:
+        self.pool.progress.connect(self._on_pool_progress)
+        self.pool.finished.connect(self._on_pool_finished)
+        self.pool.failed.connect(self._on_pool_failed)
+        self.pool.cancelled.connect(self._on_pool_cancelled)
+        self.pool.stale.connect(self._on_pool_cancelled)
 
     # ----------------------------------------------------------------- building
 
@@ -259,7 +267,7 @@ class BatchDialog(QDialog):
     # ------------------------------------------------------------------ running
 
     def start(self) -> None:
-        """Start (or continue) the batch on a background thread."""
+        """Start (or continue) the batch as a job on the worker pool."""
         if self.is_running():
             return
         try:
@@ -275,22 +283,11 @@ class BatchDialog(QDialog):
         self.table.setRowCount(0)
         self.progress.setValue(0)
         self.summary = None
-        self.control = control = Control()
+        self.control = Control()
         options = BatchOptions(workers=self.workers.value())
-        relay = self._relay
-
-        def work() -> None:
-            try:
-                run_batch(source, out_dir, recipe, options, factory=self.factory,
-                          control=control, on_event=relay.message.emit)  # fmt: skip
-            except PatinaError as err:
-                relay.error.emit(str(err))
-            except Exception as err:  # noqa: BLE001 - shown, never a crash of the window
-                relay.error.emit(f"the batch stopped: {type(err).__name__}: {err}")
-
-        self._thread = threading.Thread(target=work, name="patina-batch", daemon=True)
+        job = batch_job(source, out_dir, recipe, options, self.factory, self.control)
         self._set_state("running")
-        self._thread.start()
+        self._job = self.pool.submit(job)
 
     def pause(self) -> None:
         if self.control is not None and self.state == "running":
@@ -314,14 +311,37 @@ class BatchDialog(QDialog):
         self._show_status("stopping now…" if now else "stopping after the files in flight…")
 
     def is_running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """Whether the batch job is on the pool (queued, running or not yet reported)."""
+        return self._job is not None
 
     def wait(self, timeout: float = 30.0) -> None:
-        """Join the batch thread (after a stop); events still queued arrive later."""
-        if self._thread is not None:
-            self._thread.join(timeout)
+        """Block until the batch job ended (after a stop); its events and its end are
+        delivered before this returns."""
+        if self._job is not None:
+            self.pool.wait_for(self._job, int(timeout * 1000))
 
     # ------------------------------------------------------------------- events
+
+    def _on_pool_progress(self, job_id: int, event: object) -> None:
+        if job_id == self._job:
+            self._on_event(event)
+
+    def _on_pool_finished(self, job_id: int, summary: Summary) -> None:
+        if job_id == self._job:
+            self._job = None
+            self._finished(summary)
+
+    def _on_pool_failed(self, job_id: int, message: str, details: str) -> None:
+        if job_id == self._job:
+            self._job = None
+            self._on_error(message)
+
+    def _on_pool_cancelled(self, job_id: int) -> None:
+        """The pool itself stopped the batch (it is shutting down): the journal keeps it."""
+        if job_id == self._job:
+            self._job = None
+            self._show_status("stopped (Start continues)")
+            self._set_state("stopped")
 
     def _on_event(self, event: object) -> None:
         if isinstance(event, BatchStarted):
@@ -334,8 +354,7 @@ class BatchDialog(QDialog):
         elif isinstance(event, BatchProgress):
             self._show_progress(event)
             self.progressed.emit(event)
-        elif isinstance(event, Summary):
-            self._finished(event)
+        # the Summary event is handled as the job's result (_on_pool_finished)
 
     def _show_progress(self, p: BatchProgress) -> None:
         self.progress.setValue(p.finished)
@@ -362,7 +381,6 @@ class BatchDialog(QDialog):
             self.table.removeRow(self.table.rowCount() - 1)
 
     def _finished(self, summary: Summary) -> None:
-        self.wait()
         self.summary = summary
         counts = summary.counts
         text = (f"{counts.get('done', 0)} done, {counts.get('failed', 0)} failed, "
@@ -374,7 +392,6 @@ class BatchDialog(QDialog):
         self.batch_finished.emit(summary)
 
     def _on_error(self, message: str) -> None:
-        self.wait()
         self._show_status(message)
         self._set_state("error")
         self.batch_failed.emit(message)
@@ -401,6 +418,38 @@ class BatchDialog(QDialog):
             self.control.stop(now=True)
             self.wait()
         super().closeEvent(event)
+
+
+def batch_job(
+    source: Source,
+    out_dir: Path,
+    recipe: Recipe,
+    options: BatchOptions,
+    factory: ServiceFactory | None,
+    control: Control,
+) -> FunctionJob:
+    """The batch as a pool job: ``run_batch`` on a worker thread, its events as progress.
+
+    The job's device follows the recipe's model, so a GPU batch holds the GPU for its
+    whole run. A pool cancel (shutdown) stops the batch at once through ``control``;
+    the dialog's own Pause/Cancel use ``control`` directly. The job's result is the
+    :class:`Summary`; an unexpected error fails it with "the batch stopped: …".
+    """
+
+    def work(ctx: JobContext) -> Summary:
+        try:
+            return run_batch(source, out_dir, recipe, options, factory=factory,
+                             control=control, on_event=ctx.report)  # fmt: skip
+        except PatinaError:
+            raise
+        except Exception as err:  # shown, never a crash of the window
+            raise PatinaError(f"the batch stopped: {type(err).__name__}: {err}") from err
+
+    def stop_now() -> None:
+        control.stop(now=True)
+
+    return FunctionJob(work, device=recipe.device, task=recipe.task,
+                       method=recipe.method or "", on_cancel=stop_now)  # fmt: skip
 
 
 def _tasks() -> tuple[str, ...]:

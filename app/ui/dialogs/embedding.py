@@ -3,7 +3,8 @@
 Each point is one ``patch``-pixel square, its latent average-pooled and projected by PCA
 (default) or t-SNE (VDIR Fig. 7); colour = the EST estimate of the patch (noise sigma or JPEG
 quality) or its position in the image. Clicking a point of the open image emits
-``patch_clicked(rect)`` and the window outlines that patch on the canvas.
+``patch_clicked(rect)`` and the window outlines that patch on the canvas. Encoding runs
+through the window's :class:`~app.ui.background.Background` runner, on the model's device.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.canvas.convert import HEAT_LUT
+from app.workers.function_job import device_of
 
 PLOT = 520.0  # scene units of the plot square
 DOT = 7.0
@@ -202,6 +204,7 @@ class EmbeddingDialog(QDialog):
             lambda: embedding(service, images, patch, method=method),
             self._show,
             lambda message, details: self.status.setText(f"Failed: {message}"),
+            device=device_of(service),
         )
 
     def _show(self, result: Any) -> None:

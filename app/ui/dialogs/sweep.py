@@ -2,7 +2,8 @@
 
 Cells share zoom and pan (scroll or drag one, all follow). The sheet can be exported as
 one image (:func:`app.ml.steering.views.contact_sheet`, labelled with the values). The
-restorations run on the window's Background thread.
+restorations run through the window's :class:`~app.ui.background.Background` runner, on
+the model's device (a GPU sweep waits for the one GPU job at a time).
 """
 
 from __future__ import annotations
@@ -32,12 +33,13 @@ from PySide6.QtWidgets import (
 
 from app.core import image_io
 from app.core.errors import PatinaError
-from app.ml.steering.edit import LatentEdit
+from app.ml.steering.edit import STRENGTH_RANGE, LatentEdit
 from app.ml.steering.views import contact_sheet
 from app.ui.canvas.convert import rgb_image
+from app.workers.function_job import device_of
 
 PARAMS = {
-    "strength": ("Strength", 0.0, 3.0),
+    "strength": ("Strength", *STRENGTH_RANGE),
     **{f"gain{k}": (f"Gain of c{k}", 0.0, 3.0) for k in range(4)},
     **{f"offset{k}": (f"Offset of c{k}", -2.0, 2.0) for k in range(4)},
 }
@@ -156,6 +158,7 @@ class SweepDialog(QDialog):
             lambda: sweep(service, crop, param, values, edit=edit),
             lambda images: self._show(param, values, images),
             self._failed,
+            device=device_of(service),
         )
 
     def _failed(self, message: str, details: str) -> None:

@@ -35,11 +35,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ml.steering.edit import CHANNELS, Interpolation, LatentEdit, LatentRef, Transplant
+from app.ml.steering.edit import (
+    CHANNELS,
+    STRENGTH_NEUTRAL,
+    STRENGTH_RANGE,
+    Interpolation,
+    LatentEdit,
+    LatentRef,
+    Transplant,
+)
 from app.ui.panels.latent_widgets import Legend, NeutralSlider
 
 Rect = tuple[int, int, int, int]
-STRENGTH_RANGE = (0.0, 3.0)
 GAIN_RANGE = (0.0, 3.0)
 OFFSET_RANGE = (-2.0, 2.0)
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.webp *.bmp)"
@@ -124,7 +131,7 @@ class LatentPanel(QWidget):
 
     def _build_strength(self) -> None:
         box = self._group("Strength")
-        self.strength = NeutralSlider(*STRENGTH_RANGE, neutral=1.0, steps=300)
+        self.strength = NeutralSlider(*STRENGTH_RANGE, neutral=STRENGTH_NEUTRAL, steps=300)
         self.strength.setObjectName("latent_strength")
         self.strength.setToolTip("1 = the image's own code (neutral, marked); higher cleans "
                                  "more, lower keeps more texture and grain")  # fmt: skip
@@ -316,6 +323,18 @@ class LatentPanel(QWidget):
         self.inactive_hint.setVisible(not active)
         for box in self.findChildren(QGroupBox):
             box.setEnabled(active)
+
+    def is_active(self) -> bool:
+        """Whether the controls are enabled (see :meth:`set_active`)."""
+        return self.inactive_hint.isHidden()
+
+    def quick_previews(self) -> bool:
+        """Whether previews should run on the model's quick preview restorer."""
+        return self.quick_preview.isEnabled() and self.quick_preview.isChecked()
+
+    def show_layer(self, name: str) -> None:
+        """Choose the latent layer ``name`` in the list (emits ``layer_requested``)."""
+        self.layer_combo.setCurrentIndex(self.layer_combo.findData(name))
 
     def set_quick_available(self, available: bool) -> None:
         """Enable "Quick previews" when the chosen model ships a quick preview restorer."""

@@ -49,6 +49,11 @@ class LayerListModel(QAbstractListModel):
         self._doc: Any = None
         self._icons: dict[str, QIcon] = {}
 
+    @property
+    def document(self) -> Any:
+        """The document whose layers are listed (None when none is open)."""
+        return self._doc
+
     def set_document(self, doc: Any) -> None:
         if self._doc is not None:
             self._doc.layers.changed.disconnect(self._reset)
@@ -218,11 +223,11 @@ class LayersPanel(QWidget):
     def _on_opacity(self, value: int) -> None:
         if self._syncing or self._selected is None:
             return
-        doc = self.model._doc
+        doc = self.model.document
         doc.history.push(SetLayerProperty(self._selected, "opacity", value / 100.0))
 
     def _move(self, step: int) -> None:
-        doc, layer = self.model._doc, self._selected
+        doc, layer = self.model.document, self._selected
         if doc is None or layer is None:
             return
         src = doc.layers.index(layer)
@@ -231,7 +236,7 @@ class LayersPanel(QWidget):
             doc.history.push(MoveLayer(doc.layers, src, dst))
 
     def _delete(self) -> None:
-        doc, layer = self.model._doc, self._selected
+        doc, layer = self.model.document, self._selected
         if doc is None or layer is None or kind_name(layer) in FIXED_KINDS:
             return
         doc.history.push(RemoveLayer(doc.layers, layer))

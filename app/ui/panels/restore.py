@@ -9,6 +9,7 @@ does not list (the old-photo pipeline) are added with :meth:`add_service`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import qtawesome as qta
@@ -77,6 +78,7 @@ class RestorePanel(QWidget):
     preview_requested = Signal()
     render_requested = Signal()
     cancel_requested = Signal()
+    method_changed = Signal()  # another method (of this task, or a new task) was chosen
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -88,6 +90,7 @@ class RestorePanel(QWidget):
         self._params_layout = QFormLayout()
         self._params_layout.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         self.form = ParamForm(self._params_layout, self)
+        self._hidden_rows: set[str] = set()  # parameter names hidden by set_rows_visible
         self.live = QCheckBox("Live preview of the visible area", self)
         self.live.setChecked(True)
         self.preview_button = QPushButton(qta.icon("mdi6.eye-outline", color="#e0e0e0"), "Preview")
@@ -140,6 +143,7 @@ class RestorePanel(QWidget):
     def _wire(self) -> None:
         self.task.currentIndexChanged.connect(self._fill_methods)
         self.method.currentIndexChanged.connect(self._on_method)
+        self.method.currentIndexChanged.connect(self.method_changed)
         self.form.changed.connect(self.schedule_preview)
         self.preview_button.clicked.connect(self.preview_requested)
         self.render_button.clicked.connect(self.render_requested)
@@ -179,10 +183,12 @@ class RestorePanel(QWidget):
                 self.method.setCurrentIndex(self.method.count() - 1)
         self.method.blockSignals(False)
         self._on_method()
+        self.method_changed.emit()  # a new task is a new method too (Latent dock, rows)
 
     def _on_method(self) -> None:
         info = self.service()
         self.form.set_specs(info.params if info else ())
+        self._sync_params_box()
         self.description.setText(info.description if info else "")
         self.description.setVisible(bool(info and info.description))
         self.schedule_preview()
@@ -208,6 +214,32 @@ class RestorePanel(QWidget):
             if index >= 0:
                 self.method.setCurrentIndex(index)
         self.form.set_values(params)
+
+    def set_rows_visible(self, names: Iterable[str], visible: bool) -> None:
+        """Show or hide the parameter rows ``names`` (those the method has); the
+        Parameters box is hidden while none of its rows is visible."""
+        names = set(names)
+        self._hidden_rows = self._hidden_rows - names if visible else self._hidden_rows | names
+        self._sync_params_box()
+
+    def _sync_params_box(self) -> None:
+        """Apply the hidden rows to the current form; hide the Parameters box while the
+        method has rows but none is shown. Kept as names (not read back from the widgets,
+        whose visibility lags: rows just built are shown later by the event loop)."""
+        for name, widget in self.form.widgets.items():
+            self._params_layout.setRowVisible(widget, name not in self._hidden_rows)
+        box = self._params_layout.parentWidget()
+        if box is not None:
+            shown = [name for name in self.form.widgets if name not in self._hidden_rows]
+            box.setVisible(bool(shown) or not self.form.widgets)
+
+    def is_row_visible(self, name: str) -> bool:
+        """Whether the parameter row ``name`` exists and is shown."""
+        return name in self.form.widgets and name not in self._hidden_rows
+
+    def cancel_scheduled_preview(self) -> None:
+        """Drop a debounced preview that has not started yet."""
+        self._debounce.stop()
 
     def schedule_preview(self) -> None:
         """Ask for a preview in 250 ms (restarted by every further change) if live is on."""
