@@ -162,7 +162,7 @@ def steer(
     if not any(wanted) and (recipe is None or recipe.latent is None):
         return service, params, tile
     require_steerable(service, LATENT_OPTIONS)
-    from app.ml.steering import SteeredService
+    from app.ml import registry
 
     edit = (recipe.latent if recipe is not None else None) or LatentEdit()
     smap = recipe.strength_map if recipe is not None else None
@@ -175,5 +175,5 @@ def steer(
     if args.latent_map is not None:
         smap = load_strength_map(args.latent_map, size)
         edit = replace(edit, strength_map=str(args.latent_map))
-    steered = SteeredService(service, edit, smap)  # type: ignore[arg-type]
+    steered = registry.create_steered_service(service, edit, smap)
     return steered, steered.resolve_params(params), tile

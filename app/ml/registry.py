@@ -12,8 +12,9 @@ damage detector). Adding a model is one arch file with its service, one line in
 :data:`ARCH_FACTORIES` (and :data:`~app.ml.services.specs.ARCH_SPECS`) and one manifest
 entry.
 
-Besides :func:`create_service` (task/method), the registry builds what is chosen by
-model id: the damage detector (:func:`create_detector`, :func:`create_detect_service`),
+Besides :func:`create_service` (task/method) and :func:`create_steered_service` (a VDIR
+service with an edited latent), the registry builds what is chosen by model id: the
+damage detector (:func:`create_detector`, :func:`create_detect_service`),
 the old-photo inpainter (:func:`create_inpainter`) and the one-click old-photo pipeline
 (:func:`create_old_photo_pipeline`, :func:`create_old_photo_service`).
 
@@ -40,6 +41,8 @@ from app.ml.services.specs import ARCH_SPECS
 
 if TYPE_CHECKING:
     from app.ml.services.detect import Detector
+    from app.ml.steering.edit import LatentEdit
+    from app.ml.steering.service import SteeredService
 
 _log = logging.getLogger(__name__)
 
@@ -288,6 +291,18 @@ def create_old_photo_pipeline(device: str = "auto") -> OldPhotoPipeline:
 def create_old_photo_service(device: str = "auto") -> OldPhotoService:
     """The one-click old-photo repair (``old-photo/pipeline``) as a Service."""
     return OldPhotoService(create_old_photo_pipeline(device))
+
+
+def create_steered_service(
+    base: Service, edit: LatentEdit | None = None, strength_map: Any = None, **crop: Any
+) -> SteeredService:
+    """``base`` (a VDIR-family service, e.g. from :func:`create_service`) with its latent
+    edited by ``edit`` (and the painted ``strength_map``) before its restorer runs;
+    ``crop``: SteeredService's ``origin``/``full_size``/``source_image``/``cache`` for a
+    preview of a region. InvalidInputError when ``base`` has no latent code."""
+    from app.ml.steering.service import SteeredService
+
+    return SteeredService(base, edit, strength_map, **crop)  # type: ignore[arg-type]
 
 
 def _optional_service(task: str, method: str | None, device: str) -> Service | None:

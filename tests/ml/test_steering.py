@@ -71,6 +71,21 @@ def test_refuses_a_service_without_a_latent() -> None:
         SteeredService(InvertService())  # type: ignore[arg-type]
 
 
+def test_the_registry_builds_steered_services_and_refuses_plain_ones(
+    base: TinyVDIRService,
+) -> None:
+    from app.ml import registry
+
+    edit = LatentEdit(strength=1.7)
+    steered_service = registry.create_steered_service(base, edit, origin=(4, 8))
+    assert isinstance(steered_service, SteeredService) and steered_service.edit == edit
+    np.testing.assert_allclose(
+        drive(steered_service.run(image())), steered(base, image(), edit, origin=(4, 8))
+    )
+    with pytest.raises(InvalidInputError, match="latent"):
+        registry.create_steered_service(InvertService())
+
+
 def test_strength_changes_the_output_and_params_override_the_edit(base: TinyVDIRService) -> None:
     img = image()
     neutral = steered(base, img, LatentEdit())

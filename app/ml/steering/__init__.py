@@ -2,6 +2,8 @@
 
 - :mod:`~app.ml.steering.edit`: :class:`LatentEdit`, what a person did to the latent, as
   data, and the numpy arithmetic that applies it (torch-free; the window imports it).
+- :mod:`~app.ml.steering.model`: :class:`LatentModel`, the evented (psygnal) single owner
+  of the window's current edit and so of the latent strength.
 - :mod:`~app.ml.steering.sources`: latents borrowed for transplants and interpolations,
   and the cache jobs share.
 - :mod:`~app.ml.steering.service`: :class:`SteeredService` (encode, edit, restore) and the

@@ -8,7 +8,8 @@ model, and asks the :class:`~app.ui.job_runner.JobRunner` for work.
 - :mod:`.help`: the shortcut list and the About box;
 - :mod:`.restore`: the Restore panel: previews, renders, cancel, progress, metrics;
 - :mod:`.degrade`: the Degrade panel: synthesise a degraded copy;
-- :mod:`.latent` (+ :mod:`.latent_model`, :mod:`.latent_research`): the Latent dock,
+- :mod:`.latent` (+ :mod:`.latent_research`, :mod:`.latent_sidecar`): the Latent dock over
+  the evented :class:`~app.ml.steering.model.LatentModel`,
   steered runs, the latent brush, research views, recipe sidecars;
 - :mod:`.damage`: the Damage dock: detect, live mask, inpaint, repair all.
 """

@@ -4,7 +4,7 @@ When the Restore panel's method is a VDIR model (its parameters include
 ``latent_strength``) and an image is open, the controller is *active*: the Latent dock is
 shown and the Restore controller hands previews/renders to it (:meth:`preview`,
 :meth:`render`). They run a :class:`~app.ml.steering.SteeredService` built from the
-:class:`~app.ui.controllers.latent_model.LatentModel`'s edit (the one owner of the
+:class:`~app.ml.steering.model.LatentModel`'s edit (the one owner of the
 strength; the dock's controls and the Restore panel's ``latent_strength`` row mirror
 it) and the painted STRENGTH layer. The job's parameters carry no strength or seed: the
 edit travels inside the service. Previews cover the visible region with its corner
@@ -32,10 +32,10 @@ from app.core.errors import PatinaError
 from app.core.layers import Layer, LayerKind
 from app.ml.steering import LatentCache, SteeredService
 from app.ml.steering.edit import FACTOR, NEUTRAL, LatentEdit, LatentRef
+from app.ml.steering.model import LatentModel
 from app.ui.canvas.convert import ROUTE_LEGEND, route_summary
 from app.ui.canvas.latent_tools import STRENGTH_LAYER, PickRectTool, StrengthEditor, strength_layer
 from app.ui.canvas.tools import BrushTool, Tool
-from app.ui.controllers.latent_model import LatentModel
 from app.ui.controllers.latent_research import LatentResearch
 from app.ui.controllers.latent_sidecar import map_digest, write_recipe_sidecar
 from app.ui.panels.latent import LatentPanel
@@ -292,9 +292,12 @@ class LatentController(QObject):
         base = self.base_service(task, method)
         if quick and hasattr(base, "quick"):
             base = base.quick()
-        return SteeredService(base, edit, smap, origin=(y0, x0),
-                              full_size=doc.size, source_image=doc.original.data,
-                              cache=self.latent_cache)  # fmt: skip
+        from app.ml import registry
+
+        return registry.create_steered_service(
+            base, edit, smap, origin=(y0, x0), full_size=doc.size,
+            source_image=doc.original.data, cache=self.latent_cache,
+        )  # fmt: skip
 
     # -- runs (a Runner for the Restore controller) ----------------------------------
     def preview(self, task: str, method: str, params: dict[str, Any], roi: Rect | None) -> None:
