@@ -361,6 +361,7 @@ class MainWindow(QMainWindow):
             self.batch_dialog.close()  # stops a running batch; its journal keeps the rest
         self.restore.set_document(None)
         self.files.stop()
+        self.status.stop()
         self.pool.shutdown(30_000)  # also cancels the Background's call (a shared pool)
         self.background.shutdown(30_000)
         self.files.discard_autosave()

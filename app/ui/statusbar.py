@@ -51,6 +51,10 @@ class StatusBar(QStatusBar):
         self.set_zoom(None)
         self.set_image(None)
 
+    def stop(self) -> None:
+        """Stop the device probe if it is still running (window shutdown)."""
+        self._probe.stop()
+
     def set_zoom(self, zoom: float | None) -> None:
         self.zoom_label.setText("" if zoom is None else f"{zoom * 100:.0f}%")
 

@@ -43,9 +43,18 @@ class DeviceProbe(QObject):
         self._process.finished.connect(self._done)
         self._process.start(sys.executable, ["-c", _PROBE])
 
+    def stop(self, wait_ms: int = 2000) -> None:
+        """End a probe still running (window shutdown): its answer is no longer wanted."""
+        process, self._process = self._process, None
+        if process is not None and process.state() != QProcess.ProcessState.NotRunning:
+            process.finished.disconnect(self._done)
+            process.kill()
+            process.waitForFinished(wait_ms)
+
     def _done(self) -> None:
         global _cached
-        assert self._process is not None
+        if self._process is None:
+            return
         output = bytes(self._process.readAllStandardOutput().data()).decode().strip()
         ok = self._process.exitCode() == 0 and output
         _cached = output.splitlines()[-1] if ok else "CPU"

@@ -354,3 +354,25 @@ def test_device_probe_reports_a_name_without_blocking(qtbot: QtBot) -> None:
         probe.start()
     name = blocker.args[0]
     assert name.startswith(("CPU", "GPU"))
+
+
+def test_stopping_a_running_device_probe_ends_its_process(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtCore import QProcess
+
+    from app.workers import device
+
+    monkeypatch.setattr(device, "_cached", None)
+    monkeypatch.setattr(device, "_PROBE", "import time; time.sleep(30)")
+    probe = device.DeviceProbe()
+    probe.start()
+    process = probe._process
+    assert process is not None and process.waitForStarted(10_000)
+    found: list[str] = []
+    probe.found.connect(found.append)
+    probe.stop()
+    assert process.state() == QProcess.ProcessState.NotRunning
+    qtbot.wait(50)
+    assert found == [] and device._cached is None
+    probe.stop()  # idempotent
