@@ -99,7 +99,7 @@ class BlindUpscaleService(UpscaleService):
     @property
     def model(self) -> VDIRSR:  # type: ignore[override]
         """The loaded network (cached per id and device)."""
-        return cast(VDIRSR, UpscaleService.model.fget(self))  # type: ignore[attr-defined]
+        return cast(VDIRSR, super().model)
 
     def _run(
         self, image: np.ndarray, mask: np.ndarray | None, params: dict[str, Any], tile: int
